@@ -1,0 +1,213 @@
+"""The `cronflare` command: check the catalog, show next runs, print the deploy plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.plan import DeployPlan, plan
+from infra.settings import Settings, load_stack_settings, local_settings
+from jobs.loader import catalog_ref, load_catalog
+from jobs.model import CatalogError
+from jobs.schedule import next_fires
+from jobs.validate import resolve
+
+app = typer.Typer(
+    name="cronflare",
+    help="Unlimited, typed cron schedules for Modal jobs, timed by Cloudflare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option("--catalog", help="module:attribute or path.py (default: $CRONFLARE_CATALOG)"),
+]
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", help="read settings from Pulumi.<stack>.yaml")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TriggerMode(StrEnum):
+    """How the Worker is woken: --mode."""
+
+    auto = "auto"
+    native = "native"
+    tick = "tick"
+
+
+class CloudflarePlan(StrEnum):
+    """Which Cloudflare plan sets the native trigger limit: --cloudflare-plan."""
+
+    free = "free"
+    paid = "paid"
+
+
+def reports_problems(fn: F) -> F:
+    """Print CatalogError lines on stderr and exit 1, with no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CatalogError as error:
+            for line in error.problems:
+                err.print(line, markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(stack: str | None, **overrides: Any) -> Settings:
+    settings = load_stack_settings(stack) if stack else local_settings()
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _plan(catalog: str | None, stack: str | None, **overrides: Any) -> DeployPlan:
+    return plan(load_catalog(catalog), _settings(stack, **overrides))
+
+
+def _utc(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CatalogError([f"--after: {text!r} is not an ISO 8601 time"]) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@app.command()
+@reports_problems
+def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
+    """Validate the catalog (and a stack's settings): exit 1 with one line per problem."""
+    p = _plan(catalog, stack)
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    enabled = sum(j.enabled for j in p.jobs)
+    out.print(
+        f"ok: {len(p.jobs)} jobs ({enabled} enabled) in {catalog_ref(catalog)}; stack {p.stack} "
+        f"runs in {p.mode} mode on {len(p.cron_triggers)} Cloudflare cron trigger(s)",
+        markup=False,
+    )
+
+
+@app.command("next")
+@reports_problems
+def next_(
+    job: Annotated[str | None, typer.Argument(help="job name (default: every enabled job)")] = None,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000)] = 5,
+    after: Annotated[str | None, typer.Option("--after", help="ISO 8601; default now")] = None,
+    catalog: CatalogOpt = None,
+    stack: StackOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the next fire times of one job, or of every enabled job."""
+    settings = _settings(stack)
+    jobs = resolve(load_catalog(catalog), settings.jobs).jobs
+    start = _utc(after) if after else datetime.now(UTC)
+    if job is not None:
+        by_name = {j.name: j for j in jobs}
+        if job not in by_name:
+            raise CatalogError([f"job {job}: name: no such job in {catalog_ref(catalog)}"])
+        jobs = (by_name[job],)
+    else:
+        jobs = tuple(j for j in jobs if j.enabled)
+    fires = {j.name: next_fires(j.cron, j.timezone, start, count) for j in jobs}
+    if as_json:
+        data: Any = {k: [_iso(t) for t in v] for k, v in fires.items()}
+        typer.echo(json.dumps(data[job] if job else data, indent=2))
+        return
+    table = Table(title=f"Next runs after {_iso(start)}", title_justify="left")
+    for column in ("job", "schedule", "local time", "UTC"):
+        table.add_column(column)
+    for j in jobs:
+        zone = ZoneInfo(j.timezone)
+        times = fires[j.name] or [None]
+        for i, t in enumerate(times):
+            local = t.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if t else "never"
+            table.add_row(
+                j.name if i == 0 else "",
+                f"{j.schedule} ({j.timezone})" if i == 0 else "",
+                local,
+                _iso(t) if t else "",
+            )
+        table.add_section()
+    out.print(table)
+
+
+@app.command("plan")
+@reports_problems
+def plan_(
+    stack: StackOpt = None,
+    mode: Annotated[
+        TriggerMode | None, typer.Option("--mode", help="default: the stack's triggerMode")
+    ] = None,
+    cloudflare_plan: Annotated[
+        CloudflarePlan | None,
+        typer.Option("--cloudflare-plan", help="default: the stack's cloudflarePlan"),
+    ] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the deploy plan: the mode, the Cloudflare triggers, and which jobs share them."""
+    p = _plan(
+        catalog,
+        stack,
+        trigger_mode=mode.value if mode else None,
+        cloudflare_plan=cloudflare_plan.value if cloudflare_plan else None,
+    )
+    if as_json:
+        typer.echo(p.model_dump_json(indent=2))
+        return
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    out.print(f"[bold]stack[/] {p.stack}   [bold]mode[/] {p.mode} (asked: {p.requested_mode})")
+    out.print(f"why: {p.mode_reason}", markup=False)
+    table = Table(title_justify="left", title="Cloudflare cron triggers and the jobs they wake")
+    for column in ("trigger (UTC)", "job", "schedule", "timezone", "as a native trigger"):
+        table.add_column(column)
+    for trigger in p.cron_triggers:
+        members = [
+            j for j in p.jobs if j.enabled and (p.mode == "tick" or j.cloudflare_cron == trigger)
+        ]
+        for i, j in enumerate(members):
+            table.add_row(
+                trigger if i == 0 else "",
+                j.name,
+                j.schedule,
+                j.timezone,
+                j.cloudflare_cron or "[yellow]tick only[/]",
+            )
+        table.add_section()
+    out.print(table)
+    disabled = [j.name for j in p.jobs if not j.enabled]
+    if disabled:
+        out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
+
+
+def main() -> None:
+    """Console-script entry point: run the CLI and never show a traceback."""
+    try:
+        app()
+    except Exception as error:  # a bug: say what, not where
+        err.print(f"cronflare: internal error: {type(error).__name__}: {error}", markup=False)
+        sys.exit(2)

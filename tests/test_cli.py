@@ -1,0 +1,163 @@
+"""The `cronflare` CLI through typer's runner, plus one run of the installed console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra import cli
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+BAD_CATALOG = """
+from jobs.model import Catalog, Job
+H = "jobs.handlers.ops:monitor"
+CATALOG = Catalog(jobs=[
+    Job(name="weekly", description="d", handler=H, schedule="0 9 * * 8"),
+    Job(name="berlin", description="d", handler=H, schedule="@daily", timezone="Europe/Berln"),
+    Job(name="weekly", description="d", handler=H, every="45m"),
+])
+"""
+UTC_CATALOG = """
+from jobs.model import Catalog, Job
+H = "jobs.handlers.ops:monitor"
+CATALOG = Catalog(jobs=[
+    Job(name=f"j{h}", description="d", handler=H, schedule=f"0 {h} * * 1") for h in range(7)
+])
+"""
+
+
+def run(*args: str, env: dict | None = None):
+    return runner.invoke(cli.app, list(args), env=env)
+
+
+@pytest.fixture
+def bad_catalog(tmp_path: Path) -> str:
+    path = tmp_path / "bad_catalog.py"
+    path.write_text(BAD_CATALOG)
+    return str(path)
+
+
+def test_check_accepts_the_example_catalog():
+    r = run("check")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("ok: 13 jobs (13 enabled) in jobs.catalog:CATALOG; stack local")
+
+
+def test_check_reads_a_stack_file():
+    r = run("check", "--stack", "dev")
+    assert r.exit_code == 0 and "(10 enabled)" in r.stdout and "stack dev" in r.stdout
+
+
+def test_check_reports_every_problem_one_line_each_without_traceback(bad_catalog: str):
+    r = run("check", "--catalog", bad_catalog)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        "job weekly: name: is used by 2 jobs; job names must be unique",
+        "job weekly: schedule: day-of-week field '8' is not valid; it takes 0-7 (0 and 7 are "
+        "Sunday) or SUN-SAT, with nL (last) or n#k (k-th), and * , - / as usual",
+        "job berlin: timezone: unknown IANA timezone 'Europe/Berln' (did you mean Europe/Berlin?)",
+        "job weekly: every: every='45m' (45m) does not divide an hour or a day evenly, so it could "
+        "not land on the same minutes every hour or day; use 1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or "
+        "30 minutes, or 1, 2, 3, 4, 6, 8, 12 or 24 hours, or write a cron schedule",
+    ]
+    assert "Traceback" not in r.output
+
+
+def test_the_environment_variable_selects_the_catalog(bad_catalog: str):
+    r = run("check", env={"CRONFLARE_CATALOG": bad_catalog})
+    assert r.exit_code == 1 and "job weekly:" in r.stderr
+
+
+def test_a_catalog_that_cannot_be_imported_is_one_line(tmp_path: Path):
+    r = run("check", "--catalog", "no_such_module:CATALOG")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        "catalog: no_such_module:CATALOG: cannot import: ModuleNotFoundError: "
+        "No module named 'no_such_module'"
+    )
+    typo = tmp_path / "typo.py"
+    typo.write_text(
+        "from jobs.model import Resources\nR = Resources(cpu=1)\nBIG = Resources(gpu='T5')\n"
+    )
+    r = run("check", "--catalog", str(typo))
+    assert r.exit_code == 1
+    assert r.stderr.startswith("catalog typo.py:3: Resources: gpu: unknown GPU 'T5'")
+
+
+def test_next_json_prints_utc_instants():
+    r = run("next", "weekly-report", "--json", "--after", "2026-11-20T00:00:00Z", "--count", "2")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == ["2026-11-23T09:00:00Z", "2026-11-30T09:00:00Z"]
+
+
+def test_next_table_shows_local_and_utc_times():
+    r = run("next", "berlin-digest", "--after", "2026-07-01T00:00:00Z", "-n", "1")
+    assert r.exit_code == 0
+    assert "Wed 2026-07-01 08:00 CEST" in r.stdout and "2026-07-01T06:00:00Z" in r.stdout
+
+
+def test_next_without_a_job_lists_every_enabled_job():
+    r = run("next", "--json", "-n", "1", "--stack", "dev")
+    data = json.loads(r.stdout)
+    assert "embeddings-refresh" not in data and len(data) == 10
+
+
+def test_next_unknown_job_and_bad_time():
+    assert (
+        run("next", "nope").stderr.strip() == "job nope: name: no such job in jobs.catalog:CATALOG"
+    )
+    r = run("next", "monitoring", "--after", "yesterday")
+    assert r.exit_code == 1 and r.stderr.strip() == "--after: 'yesterday' is not an ISO 8601 time"
+
+
+def test_plan_json_is_the_deploy_plan():
+    r = run("plan", "--json")
+    data = json.loads(r.stdout)
+    assert data["version"] == 1 and data["mode"] == "tick"
+    assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 13
+
+
+def test_plan_flags_override_the_stack(tmp_path: Path):
+    path = tmp_path / "utc.py"
+    path.write_text(UTC_CATALOG)
+    free = json.loads(run("plan", "--json", "--catalog", str(path)).stdout)
+    paid = json.loads(
+        run("plan", "--json", "--catalog", str(path), "--cloudflare-plan", "paid").stdout
+    )
+    assert (free["mode"], paid["mode"]) == ("tick", "native")
+    assert paid["cron_triggers"] == [f"0 {h} * * MON" for h in range(7)]
+    table = run("plan", "--catalog", str(path), "--cloudflare-plan", "paid").stdout
+    assert "0 3 * * MON" in table and "j3" in table
+
+
+def test_plan_native_that_cannot_be_exits_1():
+    r = run("plan", "--mode", "native")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-1].startswith(
+        "config cronflare:triggerMode: native mode is impossible"
+    )
+
+
+def test_an_internal_error_is_one_line_with_exit_2(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(cli, "load_catalog", boom)
+    monkeypatch.setattr(sys, "argv", ["cronflare", "check"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == "cronflare: internal error: RuntimeError: kaput"
+
+
+def test_the_installed_console_script_runs():
+    exe = Path(sys.executable).with_name("cronflare")
+    r = subprocess.run([str(exe), "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("ok: 13 jobs"), r.stderr

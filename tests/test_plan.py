@@ -1,0 +1,106 @@
+"""The deploy plan: pure, versioned, JSON-serialisable, and the auto/native/tick choice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.plan import DeployPlan, plan
+from infra.settings import Settings, local_settings
+from jobs.catalog import CATALOG
+from jobs.model import Catalog, CatalogError, Job, JobOverride
+
+H = "jobs.handlers.ops:monitor"
+
+
+def catalog(*schedules: str, tz: str | None = None) -> Catalog:
+    return Catalog(
+        jobs=[
+            Job(name=f"j{i}", description="d", handler=H, schedule=s, timezone=tz)
+            for i, s in enumerate(schedules)
+        ]
+    )
+
+
+UTC5 = catalog("0 6 * * *", "0 * * * *", "0 9 * * 1", "*/5 * * * *", "0 6 * * *", "0 3 * * *")
+
+
+def test_auto_is_native_when_everything_is_utc_exact_and_fits():
+    p = plan(UTC5, local_settings())
+    assert p.mode == "native" and p.requested_mode == "auto"
+    assert p.cron_triggers == ("*/5 * * * *", "0 * * * *", "0 3 * * *", "0 6 * * *", "0 9 * * MON")
+    # Two jobs share the 06:00 trigger; the Worker matches them by their cloudflare_cron.
+    assert [j.name for j in p.jobs if j.cloudflare_cron == "0 6 * * *"] == ["j0", "j4"]
+
+
+def test_auto_falls_back_to_tick_over_the_free_trigger_limit():
+    six = catalog(*(f"0 {h} * * *" for h in range(6)))
+    p = plan(six, local_settings())
+    assert (p.mode, p.cron_triggers) == ("tick", ("* * * * *",))
+    assert p.mode_reason == "6 distinct schedules exceed the free plan's 5 cron triggers"
+    assert plan(six, local_settings(cloudflare_plan="paid")).mode == "native"
+    assert plan(six, local_settings(native_trigger_limit=6)).mode == "native"
+
+
+def test_auto_picks_tick_for_a_timezone_or_an_untranslatable_schedule():
+    assert plan(catalog("0 8 * * *", tz="Europe/Berlin"), local_settings()).mode == "tick"
+    p = plan(catalog("0 0 13 * FRI"), local_settings())
+    assert p.mode == "tick" and "both day-of-month and day-of-week" in p.mode_reason
+
+
+def test_forced_native_fails_naming_each_job_and_the_limit():
+    with pytest.raises(CatalogError) as err:
+        plan(CATALOG, local_settings(trigger_mode="native"))
+    lines = err.value.problems
+    assert lines[0].startswith("job berlin-digest: timezone: cannot be a native Cloudflare trigger")
+    assert lines[-1] == (
+        "config cronflare:triggerMode: native mode is impossible: 11 distinct schedules exceed "
+        "the free plan's 5 cron triggers"
+    )
+
+
+def test_forced_tick_uses_one_minute_trigger():
+    p = plan(UTC5, local_settings(trigger_mode="tick"))
+    assert (p.mode, p.cron_triggers) == ("tick", ("* * * * *",))
+
+
+def test_disabled_and_never_firing_jobs_take_no_trigger():
+    c = catalog("0 1 * * *", "0 2 * * *", "0 0 30 2 *")
+    s = local_settings(jobs={"j1": JobOverride(enabled=False)})
+    p = plan(c, s)
+    assert p.cron_triggers == ("0 1 * * *",)
+    assert [j.enabled for j in p.jobs] == [True, False, True]
+    assert p.warnings == ("job j2: schedule: '0 0 30 2 *' never fires (no date matches)",)
+
+
+def test_the_plan_is_versioned_json_and_round_trips():
+    p = plan(CATALOG, local_settings())
+    data = json.loads(p.model_dump_json())
+    assert data["version"] == 1 and data["mode"] in {"native", "tick"}
+    assert DeployPlan.model_validate(data) == p
+    assert plan(CATALOG, local_settings()) == p  # pure: same inputs, same plan
+
+
+def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
+    s = Settings.model_validate({"stack": "dev", "alertWebhookUrl": "https://secret.example/hook"})
+    view = plan(CATALOG, s).worker_config()
+    assert set(view) == {
+        "version",
+        "mode",
+        "cron_triggers",
+        "catchup_window_minutes",
+        "queues",
+        "jobs",
+    }
+    assert view["queues"]["jobs"] == "cronflare-dev-jobs"
+    assert view["queues"]["dead_letter"] == "cronflare-dev-jobs-dlq"
+    assert {"name", "cron", "timezone", "enabled", "concurrency"} <= set(view["jobs"][0])
+    assert "secret.example" not in json.dumps(view)
+    assert "secret.example" not in plan(CATALOG, s).model_dump_json()
+
+
+def test_plan_of_many_jobs_keeps_one_trigger_set():
+    many = catalog(*(f"{m} {h} * * *" for h in range(24) for m in range(0, 60, 5)))
+    p = plan(many, local_settings())
+    assert len(p.jobs) == 288 and p.cron_triggers == ("* * * * *",)
