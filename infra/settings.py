@@ -11,8 +11,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
-from jobs.model import CatalogError, JobOverride
+from jobs.model import CatalogError, JobOverride, error_message
 
 NAMESPACE = "cronflare"
 TRIGGER_LIMITS = {"free": 5, "paid": 250}  # Cloudflare cron triggers per account, by plan
@@ -123,11 +124,9 @@ def settings_from_config(
         raise CatalogError([_config_line(e) for e in err.errors()]) from None
 
 
-def _config_line(error: Any) -> str:
+def _config_line(error: ErrorDetails) -> str:
     loc = [str(p) for p in error["loc"]]
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
+    message = error_message(error)
     if loc and loc[0] == "jobs" and len(loc) >= 3:
         return f"job {loc[1]}: {'.'.join(loc[2:])}: {message} (config {NAMESPACE}:jobs)"
     if loc == ["stack"]:

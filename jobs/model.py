@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -198,11 +199,8 @@ class Job(_Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _name_the_job(cls, data: Any, handler: ModelWrapValidatorHandler[Job]) -> Job:
-        try:
-            return handler(data)
-        except ValidationError as err:
-            name = data.get("name", "?") if isinstance(data, dict) else "?"
-            raise CatalogError(validation_lines(err, subject=f"job {name}")) from None
+        name = data.get("name", "?") if isinstance(data, dict) else "?"
+        return _as_catalog_error(handler, data, f"job {name}")
 
     @property
     def handler_ref(self) -> str:
@@ -229,19 +227,30 @@ class Catalog(_Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _name_the_catalog(cls, data: Any, handler: ModelWrapValidatorHandler[Catalog]) -> Catalog:
-        try:
-            return handler(data)
-        except ValidationError as err:
-            raise CatalogError(validation_lines(err, subject="catalog")) from None
+        return _as_catalog_error(handler, data, "catalog")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _as_catalog_error(handler: ModelWrapValidatorHandler[M], data: Any, subject: str) -> M:
+    """Validate, turning pydantic's error into CatalogError lines about `subject`."""
+    try:
+        return handler(data)
+    except ValidationError as err:
+        raise CatalogError(validation_lines(err, subject)) from None
+
+
+def error_message(error: ErrorDetails) -> str:
+    """A pydantic error's message as a user should read it."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def validation_lines(err: ValidationError, subject: str) -> list[str]:
     """Turn a pydantic error into `<subject>: <field>: <message>` lines."""
-    lines = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(model)"
-        message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            message = "unknown field"
-        lines.append(f"{subject}: {field}: {message}")
-    return lines
+    return [
+        f"{subject}: {'.'.join(str(p) for p in e['loc']) or '(model)'}: {error_message(e)}"
+        for e in err.errors()
+    ]
