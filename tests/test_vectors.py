@@ -6,11 +6,14 @@ import json
 from datetime import datetime, timedelta
 
 from tests.cron_oracle import oracle_next
-from tests.vectors.generate import PATH, render
+from tests.vectors.generate import PATH, SIGNING_PATH, render, render_signing
 
 
 def test_the_committed_vectors_are_current():
     assert PATH.read_text() == render(), "run: uv run python -m tests.vectors.generate"
+    assert SIGNING_PATH.read_text() == render_signing(), (
+        "run: uv run python -m tests.vectors.generate"
+    )
 
 
 def test_the_vectors_agree_with_the_oracle():

@@ -1,11 +1,14 @@
-"""Write tests/vectors/cron.json: fire times computed by jobs/schedule.py, for the Worker to match.
+"""Write the vectors the Worker's tests share with Python: cron.json (from jobs/schedule.py) and
+signing.json (HMAC-SHA256 over `timestamp + "." + body`, the contract of DESIGN.md §5).
 
-Run `uv run python -m tests.vectors.generate` after changing schedule semantics; a test fails
-while the committed file and this generator disagree.
+Run `uv run python -m tests.vectors.generate` after changing either; a test fails while the
+committed files and this generator disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,14 @@ from jobs.schedule import next_fires
 from jobs.validate import resolve
 
 PATH = Path(__file__).with_name("cron.json")
+SIGNING_PATH = Path(__file__).with_name("signing.json")
+SIGNING_CASES = [
+    ("test-signing-key", 1795424400, '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
+    ("test-signing-key-next", 1795424400, '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
+    ("k", 0, ""),
+    ("ключ-🔑", 1700000000, '{"error":"naïve — ünïcode ✓"}'),
+    ("a" * 64, 9999999999, '{"status":"succeeded","started_at":"2026-11-23T09:00:01Z"}'),
+]
 COUNT = 6
 STARTS = [
     "2026-03-27T00:00:00Z",  # Europe's spring-forward weekend
@@ -68,11 +79,31 @@ def vectors() -> dict:
     }
 
 
+def signing_vectors() -> dict:
+    """HMAC-SHA256 signatures of `timestamp.body`, as the Worker and the dispatcher compute them."""
+    cases = []
+    for key, timestamp, body in SIGNING_CASES:
+        mac = hmac.new(key.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
+        cases.append(
+            {"key": key, "timestamp": timestamp, "body": body, "signature": f"v1={mac.hexdigest()}"}
+        )
+    return {
+        "about": "X-Cronflare-Signature = v1=hex(HMAC-SHA256(key, ts + '.' + body))",
+        "cases": cases,
+    }
+
+
 def render() -> str:
-    """The file's exact text."""
+    """cron.json's exact text."""
     return json.dumps(vectors(), indent=1) + "\n"
+
+
+def render_signing() -> str:
+    """signing.json's exact text."""
+    return json.dumps(signing_vectors(), indent=1, ensure_ascii=False) + "\n"
 
 
 if __name__ == "__main__":
     PATH.write_text(render())
-    print(f"wrote {PATH} ({len(vectors()['cases'])} cases)")
+    SIGNING_PATH.write_text(render_signing())
+    print(f"wrote {PATH} ({len(vectors()['cases'])} cases) and {SIGNING_PATH}")

@@ -1,0 +1,22 @@
+// Bundle src/index.ts into one minified ES module, dist/worker.js, and print its size.
+import { build } from "esbuild";
+import { statSync } from "node:fs";
+
+const LIMIT = 50 * 1024;
+const outfile = new URL("./dist/worker.js", import.meta.url).pathname;
+await build({
+  entryPoints: [new URL("./src/index.ts", import.meta.url).pathname],
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  minify: true,
+  legalComments: "none",
+  outfile,
+});
+const bytes = statSync(outfile).size;
+console.log(`dist/worker.js: ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB of the ${LIMIT / 1024} KiB budget)`);
+if (bytes > LIMIT) {
+  console.error("bundle over budget");
+  process.exit(1);
+}

@@ -1,0 +1,172 @@
+/** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
+import { schedulesFor } from "./cron";
+import { renderDashboard } from "./dashboard";
+import { HttpError, isAdmin, json, parseObject, readBody } from "./http";
+import { getRun, insertRuns, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
+import { verify } from "./signing";
+import { enqueue } from "./tick";
+import type { Env, RunStatus } from "./types";
+
+const STATUSES: RunStatus[] = ["queued", "dispatched", "running", "succeeded", "failed", "dead", "skipped"];
+const REPLAYABLE: RunStatus[] = ["failed", "dead", "skipped"];
+
+export async function onFetch(req: Request, env: Env): Promise<Response> {
+  try {
+    return await route(req, env);
+  } catch (err) {
+    if (err instanceof HttpError) return json({ error: err.message }, err.status);
+    console.error(`unhandled ${req.method} ${new URL(req.url).pathname}: ${String(err)}`);
+    return json({ error: "internal error" }, 500);
+  }
+}
+
+async function route(req: Request, env: Env): Promise<Response> {
+  const url = new URL(req.url);
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  const method = req.method;
+  const runPath = /^\/runs\/([^/]+)(\/replay)?$/.exec(path);
+
+  if (path === "/healthz") {
+    allow(method, "GET");
+    return json({ ok: true, mode: env.JOBS.mode, jobs: env.JOBS.jobs.length });
+  }
+  if (runPath && !runPath[2] && method === "POST") return callback(req, env, decode(runPath[1]!));
+
+  if (!(await isAdmin(req, env.ADMIN_TOKEN))) {
+    const challenge = path === "/" ? 'Basic realm="cronflare", charset="UTF-8"' : 'Bearer realm="cronflare"';
+    return json({ error: "missing or wrong admin token" }, 401, { "www-authenticate": challenge });
+  }
+  if (path === "/") {
+    allow(method, "GET");
+    return dashboard(env);
+  }
+  if (path === "/jobs") {
+    allow(method, "GET");
+    return json({ jobs: await jobsWithNextRuns(env) });
+  }
+  if (path === "/runs") {
+    allow(method, "GET");
+    return json({ runs: await listRuns(env.DB, runFilter(url)) });
+  }
+  const jobRun = /^\/jobs\/([^/]+)\/run$/.exec(path);
+  if (jobRun) {
+    allow(method, "POST");
+    return runNow(env, decode(jobRun[1]!));
+  }
+  if (runPath?.[2]) {
+    allow(method, "POST");
+    return replay(env, decode(runPath[1]!));
+  }
+  if (runPath) {
+    allow(method, "GET");
+    const run = await getRun(env.DB, decode(runPath[1]!));
+    return run ? json(run) : json({ error: "no such run" }, 404);
+  }
+  throw new HttpError(404, "no such route");
+}
+
+function allow(method: string, expected: string): void {
+  if (method !== expected) throw new HttpError(405, `use ${expected}`);
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, "bad percent-encoding in the path");
+  }
+}
+
+function runFilter(url: URL) {
+  const job = url.searchParams.get("job");
+  const status = url.searchParams.get("status");
+  const limitText = url.searchParams.get("limit") ?? "50";
+  const limit = Number(limitText);
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 500) throw new HttpError(400, "limit must be 1 to 500");
+  if (status !== null && !STATUSES.includes(status as RunStatus)) {
+    throw new HttpError(400, `status must be one of ${STATUSES.join(", ")}`);
+  }
+  if (job !== null && job.length > 100) throw new HttpError(400, "job name too long");
+  return { job, status, limit };
+}
+
+/** POST /runs/<id>: the job wrapper's signed report of how a run went. */
+async function callback(req: Request, env: Env, id: string): Promise<Response> {
+  const text = await readBody(req);
+  if (!(await verify([env.SIGNING_KEY, env.SIGNING_KEY_NEXT], req.headers, text))) {
+    return json({ error: "bad or missing signature, or stale timestamp" }, 401);
+  }
+  const body = parseObject(text);
+  const status = body.status;
+  if (status !== "succeeded" && status !== "failed" && status !== "running") {
+    throw new HttpError(422, "status must be succeeded, failed or running");
+  }
+  const started = isoField(body, "started_at");
+  const finished = isoField(body, "finished_at");
+  if (body.error !== undefined && body.error !== null && typeof body.error !== "string") {
+    throw new HttpError(422, "error must be a string");
+  }
+  const error = typeof body.error === "string" ? body.error.slice(0, 2000) : null;
+  const run = await getRun(env.DB, id);
+  if (!run) throw new HttpError(404, "no such run");
+  const changed = await setStatus(env.DB, id, status, {
+    started_at: started ?? undefined,
+    finished_at: status === "running" ? undefined : (finished ?? new Date().toISOString()),
+    last_error: status === "failed" ? (error ?? "failed") : null,
+  });
+  if (changed) return json({ execution_id: id, status });
+  const now = await getRun(env.DB, id);
+  if (now?.status === status) return json({ execution_id: id, status, duplicate: true });
+  return json({ error: `run is already ${now?.status}` }, 409);
+}
+
+function isoField(body: Record<string, unknown>, key: string): string | null {
+  const value = body[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw new HttpError(422, `${key} must be an ISO 8601 time`);
+  return new Date(value).toISOString();
+}
+
+async function runNow(env: Env, name: string): Promise<Response> {
+  const job = env.JOBS.jobs.find((j) => j.name === name);
+  if (!job) throw new HttpError(404, "no such job");
+  const run = {
+    execution_id: `${name}@manual-${crypto.randomUUID()}`,
+    job: name,
+    scheduled_time: new Date().toISOString(),
+    trigger: "manual" as const,
+    status: "queued" as const,
+  };
+  await enqueue(env, await insertRuns(env.DB, [run]));
+  return json({ execution_id: run.execution_id, status: "queued" }, 202);
+}
+
+async function replay(env: Env, id: string): Promise<Response> {
+  const run = await getRun(env.DB, id);
+  if (!run) throw new HttpError(404, "no such run");
+  if (!REPLAYABLE.includes(run.status)) throw new HttpError(409, `only ${REPLAYABLE.join(", ")} runs can be replayed; this one is ${run.status}`);
+  const res = await env.DB.prepare(
+    `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, finished_at = NULL, updated_at = ?2 WHERE execution_id = ?1 AND status = ?3`,
+  )
+    .bind(id, new Date().toISOString(), run.status)
+    .run();
+  if (res.meta.changes === 0) throw new HttpError(409, "the run changed meanwhile; try again");
+  await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay", status: "queued" }]);
+  return json({ execution_id: id, status: "queued" }, 202);
+}
+
+async function jobsWithNextRuns(env: Env) {
+  const last = await lastRuns(env.DB);
+  const now = Date.now();
+  return schedulesFor(env.JOBS.jobs).map((s) => ({
+    ...s.job,
+    next: s.job.enabled ? s.upcoming(now, 3).map((t) => new Date(t).toISOString()) : [],
+    last: last.get(s.job.name) ?? null,
+  }));
+}
+
+async function dashboard(env: Env): Promise<Response> {
+  const [jobs, runs, counts] = await Promise.all([jobsWithNextRuns(env), listRuns(env.DB, { limit: 50 }), statusCounts(env.DB)]);
+  const html = renderDashboard({ mode: env.JOBS.mode, jobs, runs, counts, now: Date.now() });
+  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+}

@@ -1,0 +1,110 @@
+/** The D1 run log: every due run, its status, and the scheduler's last evaluated minute. */
+import type { RunRow, RunStatus, Trigger } from "./types";
+import { TERMINAL } from "./types";
+
+export interface NewRun {
+  execution_id: string;
+  job: string;
+  scheduled_time: string;
+  trigger: Trigger;
+  status: "queued" | "skipped";
+  last_error?: string;
+}
+
+const iso = (ms = Date.now()) => new Date(ms).toISOString();
+
+/** Insert runs that do not exist yet; return the ones this call created. */
+export async function insertRuns(db: D1Database, runs: NewRun[]): Promise<NewRun[]> {
+  const now = iso();
+  const created: NewRun[] = [];
+  for (let i = 0; i < runs.length; i += 500) {
+    const chunk = runs.slice(i, i + 500);
+    const results = await db.batch(
+      chunk.map((r) =>
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)`,
+          )
+          .bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null),
+      ),
+    );
+    results.forEach((res, j) => res.meta.changes > 0 && created.push(chunk[j]!));
+  }
+  return created;
+}
+
+export async function getRun(db: D1Database, id: string): Promise<RunRow | null> {
+  return db.prepare("SELECT * FROM runs WHERE execution_id = ?").bind(id).first<RunRow>();
+}
+
+/**
+ * Move a run to `status` unless it already reached a terminal status (the first terminal status
+ * wins) or, for non-terminal moves, a later one. Returns whether the row changed.
+ */
+export async function setStatus(
+  db: D1Database,
+  id: string,
+  status: RunStatus,
+  fields: { attempts?: number; call_id?: string | null; last_error?: string | null; started_at?: string; finished_at?: string } = {},
+): Promise<boolean> {
+  const order = ["queued", "dispatched", "running"];
+  const allowedFrom = TERMINAL.includes(status) ? order : order.slice(0, Math.max(order.indexOf(status), 1));
+  const res = await db
+    .prepare(
+      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at) WHERE execution_id = ?1 AND status IN (${allowedFrom.map((s) => `'${s}'`).join(",")})`,
+    )
+    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null))
+    .run();
+  return res.meta.changes > 0;
+}
+
+/** Record an attempt that will be retried: the run stays where it is. */
+export async function noteAttempt(db: D1Database, id: string, attempts: number, error: string): Promise<void> {
+  await db
+    .prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_at = ?4 WHERE execution_id = ?1")
+    .bind(id, attempts, error, iso())
+    .run();
+}
+
+export async function listRuns(
+  db: D1Database,
+  filter: { job?: string | null; status?: string | null; limit: number },
+): Promise<RunRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY scheduled_time DESC, execution_id LIMIT ?3`,
+    )
+    .bind(filter.job ?? null, filter.status ?? null, filter.limit)
+    .all<RunRow>();
+  return results;
+}
+
+/** The last run of each job, for /jobs and the dashboard. */
+export async function lastRuns(db: D1Database): Promise<Map<string, RunRow>> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.* FROM runs r JOIN (SELECT job, MAX(scheduled_time) AS t FROM runs GROUP BY job) m ON r.job = m.job AND r.scheduled_time = m.t`,
+    )
+    .all<RunRow>();
+  return new Map(results.map((r) => [r.job, r]));
+}
+
+export async function statusCounts(db: D1Database): Promise<Record<string, number>> {
+  const { results } = await db.prepare("SELECT status, COUNT(*) AS n FROM runs GROUP BY status").all<{ status: string; n: number }>();
+  return Object.fromEntries(results.map((r) => [r.status, r.n]));
+}
+
+export async function lastMinute(db: D1Database): Promise<number | null> {
+  const row = await db.prepare("SELECT value FROM scheduler_state WHERE key = 'last_minute'").first<{ value: string }>();
+  return row ? Date.parse(row.value) : null;
+}
+
+/** Advance the last evaluated minute; never move it back. */
+export async function advanceMinute(db: D1Database, minute: number): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO scheduler_state (key, value) VALUES ('last_minute', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value > scheduler_state.value`,
+    )
+    .bind(iso(minute))
+    .run();
+}

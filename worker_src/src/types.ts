@@ -1,0 +1,77 @@
+/** The Worker's bindings and the shapes that cross its boundaries (DESIGN.md §5). */
+
+export type Trigger = "cron" | "catchup" | "manual" | "replay";
+export type RunStatus =
+  | "queued"
+  | "dispatched"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "dead"
+  | "skipped";
+export const TERMINAL: readonly RunStatus[] = ["succeeded", "failed", "dead", "skipped"];
+
+/** One job as the plan's Worker view describes it (infra/plan.py WorkerJob). */
+export interface JobSpec {
+  name: string;
+  description: string;
+  schedule: string;
+  cron: string;
+  timezone: string;
+  cloudflare_cron: string | null;
+  enabled: boolean;
+  concurrency: "allow" | "forbid" | "replace";
+  timeout: number;
+}
+
+/** The JOBS binding: DeployPlan.worker_config(). */
+export interface JobsConfig {
+  version: 1;
+  mode: "native" | "tick";
+  cron_triggers: string[];
+  catchup_window_minutes: number;
+  queues: {
+    jobs: string;
+    dead_letter: string;
+    max_retries: number;
+    retry_max_delay_seconds: number;
+  };
+  jobs: JobSpec[];
+}
+
+export interface Env {
+  JOBS: JobsConfig;
+  DB: D1Database;
+  JOBS_QUEUE: Queue<JobMessage>;
+  DISPATCH_URL: string;
+  PUBLIC_URL: string;
+  SIGNING_KEY: string;
+  SIGNING_KEY_NEXT?: string;
+  ADMIN_TOKEN: string;
+  ALERT_WEBHOOK_URL?: string;
+  /** Optional: how long one dispatch POST may take, in ms (default 15000). */
+  DISPATCH_TIMEOUT_MS?: string;
+}
+
+/** What goes on the queue for each due run. */
+export interface JobMessage {
+  execution_id: string;
+  job: string;
+  scheduled_time: string;
+  trigger: Trigger;
+}
+
+export interface RunRow {
+  execution_id: string;
+  job: string;
+  scheduled_time: string;
+  trigger: Trigger;
+  status: RunStatus;
+  attempts: number;
+  call_id: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}

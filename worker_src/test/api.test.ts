@@ -1,0 +1,151 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { signedHeaders } from "../src/signing";
+import type { Env } from "../src/types";
+import { allRuns, type IncomingRequest, recordingEnv, seedRun, worker } from "./helpers";
+
+const ID = "hourly@2026-11-23T09:00Z";
+const BEARER = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+
+async function call(path: string, init: RequestInit = {}, e: Env = env) {
+  const res = await worker.fetch!(new Request(`https://cronflare.test${path}`, init) as IncomingRequest, e, createExecutionContext());
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // HTML or plain text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+async function report(id: string, payload: unknown, key = env.SIGNING_KEY, now = Date.now()) {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  return call(`/runs/${encodeURIComponent(id)}`, { method: "POST", headers: await signedHeaders(key, body, now), body });
+}
+
+describe("GET /healthz", () => {
+  it("is public", async () => {
+    expect(await call("/healthz")).toMatchObject({ status: 200, body: { ok: true, mode: "tick", jobs: 5 } });
+  });
+});
+
+describe("admin auth", () => {
+  it.each(["/", "/jobs", "/runs"])("refuses %s without the token", async (path) => {
+    expect((await call(path)).status).toBe(401);
+    expect((await call(path, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await call(path, { headers: { authorization: "Basic !!!" } })).status).toBe(401);
+  });
+
+  it("asks a browser for Basic auth on the dashboard, and accepts the token as its password", async () => {
+    const res = await call("/");
+    expect(res.headers.get("www-authenticate")).toContain("Basic");
+    const ok = await call("/", { headers: { authorization: `Basic ${btoa(`admin:${env.ADMIN_TOKEN}`)}` } });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe("POST /runs/<id>: the completion callback", () => {
+  it("records success with its times, signed with the current or the next key", async () => {
+    await seedRun(ID, "dispatched");
+    const started = "2026-11-23T09:00:01.000Z";
+    const res = await report(ID, { status: "succeeded", started_at: started, finished_at: "2026-11-23T09:00:03.500Z" }, env.SIGNING_KEY_NEXT);
+    expect(res).toMatchObject({ status: 200, body: { execution_id: ID, status: "succeeded" } });
+    expect((await allRuns())[0]).toMatchObject({ status: "succeeded", started_at: started, finished_at: "2026-11-23T09:00:03.500Z" });
+  });
+
+  it("records failure with the job's error, and running before it", async () => {
+    await seedRun(ID, "dispatched");
+    expect((await report(ID, { status: "running", started_at: "2026-11-23T09:00:01Z" })).status).toBe(200);
+    expect((await allRuns())[0]!.status).toBe("running");
+    await report(ID, { status: "failed", error: "ValueError: bad input" });
+    expect((await allRuns())[0]).toMatchObject({ status: "failed", last_error: "ValueError: bad input" });
+  });
+
+  it("keeps the first terminal status: a repeat is fine, a contradiction is 409", async () => {
+    await seedRun(ID, "succeeded");
+    expect((await report(ID, { status: "succeeded" })).body).toMatchObject({ duplicate: true });
+    expect((await report(ID, { status: "failed", error: "late" })).status).toBe(409);
+    expect((await allRuns())[0]!.status).toBe("succeeded");
+  });
+
+  it("refuses bad, missing or stale signatures with 401 and changes nothing", async () => {
+    await seedRun(ID, "dispatched");
+    expect((await report(ID, { status: "succeeded" }, "not-the-key")).status).toBe(401);
+    expect((await report(ID, { status: "succeeded" }, env.SIGNING_KEY, Date.now() - 301_000)).status).toBe(401);
+    const unsigned = await call(`/runs/${encodeURIComponent(ID)}`, { method: "POST", body: '{"status":"succeeded"}' });
+    expect(unsigned.status).toBe(401);
+    expect((await allRuns())[0]!.status).toBe("dispatched");
+  });
+
+  it("answers 4xx, never 5xx, to malformed bodies", async () => {
+    await seedRun(ID, "dispatched");
+    for (const bad of ["not json", "[]", "null", '{"status":"done"}', '{"status":"failed","error":42}', '{"status":"succeeded","started_at":"yesterday"}']) {
+      const res = await report(ID, bad);
+      expect(res.status, bad).toBe(422);
+    }
+    expect((await report("nope@2026-11-23T09:00Z", { status: "succeeded" })).status).toBe(404);
+    expect((await call("/runs/%E0%A4%A", { method: "POST", body: "{}" })).status).toBe(400);
+  });
+
+  it("refuses bodies over 64 KiB with 413", async () => {
+    await seedRun(ID, "dispatched");
+    const huge = JSON.stringify({ status: "failed", error: "x".repeat(70_000) });
+    expect((await report(ID, huge)).status).toBe(413);
+    const lying = await call(`/runs/${encodeURIComponent(ID)}`, { method: "POST", headers: { "content-length": "999999" }, body: "{}" });
+    expect(lying.status).toBe(413);
+  });
+});
+
+describe("admin API", () => {
+  it("GET /jobs lists every job with its next 3 fire times and last run", async () => {
+    await seedRun(ID, "succeeded");
+    const { body } = await call("/jobs", { headers: BEARER });
+    const hourly = body.jobs.find((j: { name: string }) => j.name === "hourly");
+    expect(hourly.next.length).toBe(3);
+    expect(hourly.next.every((t: string) => t.endsWith(":00:00.000Z"))).toBe(true);
+    expect(hourly.last).toMatchObject({ execution_id: ID, status: "succeeded" });
+    expect(body.jobs.find((j: { name: string }) => j.name === "off").next).toEqual([]);
+  });
+
+  it("GET /runs filters by job and status, with a bounded limit", async () => {
+    await seedRun(ID, "failed");
+    await seedRun("every-5@2026-11-23T09:05Z", "succeeded");
+    await seedRun("every-5@2026-11-23T09:10Z", "failed");
+    const runs = async (q: string) => (await call(`/runs${q}`, { headers: BEARER })).body.runs.map((r: { execution_id: string }) => r.execution_id);
+    expect(await runs("")).toEqual(["every-5@2026-11-23T09:10Z", "every-5@2026-11-23T09:05Z", ID]);
+    expect(await runs("?job=every-5&status=failed")).toEqual(["every-5@2026-11-23T09:10Z"]);
+    expect(await runs("?limit=1")).toEqual(["every-5@2026-11-23T09:10Z"]);
+    for (const q of ["?limit=0", "?limit=501", "?limit=abc", "?status=exploded"]) {
+      expect((await call(`/runs${q}`, { headers: BEARER })).status, q).toBe(400);
+    }
+  });
+
+  it("POST /jobs/<name>/run records and enqueues a manual run", async () => {
+    const { env: e, sent } = recordingEnv();
+    const res = await call("/jobs/hourly/run", { method: "POST", headers: BEARER }, e);
+    expect(res.status).toBe(202);
+    expect(res.body.execution_id).toMatch(/^hourly@manual-[0-9a-f-]{36}$/);
+    expect(sent).toMatchObject([{ execution_id: res.body.execution_id, job: "hourly", trigger: "manual" }]);
+    expect((await call("/jobs/nope/run", { method: "POST", headers: BEARER }, e)).status).toBe(404);
+  });
+
+  it("POST /runs/<id>/replay re-enqueues a failed or dead run, and only those", async () => {
+    const { env: e, sent } = recordingEnv();
+    await seedRun(ID, "dead", { attempts: 6, last_error: "dead-lettered" });
+    const res = await call(`/runs/${encodeURIComponent(ID)}/replay`, { method: "POST", headers: BEARER }, e);
+    expect(res.status).toBe(202);
+    expect(sent).toMatchObject([{ execution_id: ID, trigger: "replay" }]);
+    expect((await allRuns())[0]).toMatchObject({ status: "queued", attempts: 0, last_error: null, trigger: "replay" });
+    expect((await call(`/runs/${encodeURIComponent(ID)}/replay`, { method: "POST", headers: BEARER }, e)).status).toBe(409);
+    expect((await call("/runs/nope/replay", { method: "POST", headers: BEARER }, e)).status).toBe(404);
+  });
+
+  it("answers wrong methods with 405 and unknown routes with 404, as JSON", async () => {
+    expect((await call("/jobs", { method: "DELETE", headers: BEARER })).status).toBe(405);
+    expect((await call("/healthz", { method: "POST" })).status).toBe(405);
+    const missing = await call("/nowhere", { headers: BEARER });
+    expect(missing).toMatchObject({ status: 404, body: { error: "no such route" } });
+  });
+});

@@ -1,0 +1,61 @@
+/** Shared test helpers: an env whose queue records messages, ticks, fetch stubs, run queries. */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { vi } from "vitest";
+import worker from "../src/index";
+import type { Env, JobMessage, JobsConfig, RunRow } from "../src/types";
+
+export { worker };
+
+/** A Request typed as one the Worker receives from the edge. */
+export type IncomingRequest = Request<unknown, IncomingRequestCfProperties>;
+
+/** The test env with a queue that records what is sent instead of delivering it. */
+export function recordingEnv(config: Partial<JobsConfig> = {}, extra: Partial<Env> = {}) {
+  const sent: JobMessage[] = [];
+  const queue = {
+    send: async (body: JobMessage) => void sent.push(body),
+    sendBatch: async (batch: Iterable<MessageSendRequest<JobMessage>>) => {
+      for (const m of batch) sent.push(m.body);
+    },
+  } as unknown as Queue<JobMessage>;
+  const testEnv: Env = { ...env, JOBS: { ...env.JOBS, ...config }, JOBS_QUEUE: queue, ...extra };
+  return { env: testEnv, sent };
+}
+
+/** Fire scheduled() for a minute, as Cloudflare would. */
+export async function tick(testEnv: Env, at: string, cron = "* * * * *") {
+  const controller = createScheduledController({ scheduledTime: new Date(at), cron });
+  const ctx = createExecutionContext();
+  await worker.scheduled!(controller, testEnv, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+export async function allRuns(): Promise<RunRow[]> {
+  const { results } = await env.DB.prepare("SELECT * FROM runs ORDER BY scheduled_time, execution_id").all<RunRow>();
+  return results;
+}
+
+export async function seedRun(id: string, status = "queued", extra: Partial<RunRow> = {}) {
+  const [job, when] = id.split("@");
+  const now = new Date().toISOString();
+  await env.DB.prepare(
+    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+  )
+    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", status, extra.attempts ?? 0, now, extra.last_error ?? null)
+    .run();
+}
+
+export type FetchCall = { url: string; init: RequestInit; body: string };
+
+/** Replace fetch with `answer`, recording every call. */
+export function stubFetch(answer: (call: FetchCall) => Response | Promise<Response>) {
+  const calls: FetchCall[] = [];
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const req = new Request(input as RequestInfo, init);
+    const call = { url: req.url, init: init ?? {}, body: await req.text() };
+    calls.push(call);
+    return answer(call);
+  });
+  return calls;
+}

@@ -1,0 +1,168 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { backoffSeconds } from "../src/dispatch";
+import { verify } from "../src/signing";
+import type { JobMessage } from "../src/types";
+import { allRuns, seedRun, stubFetch, worker } from "./helpers";
+
+const ID = "hourly@2026-11-23T09:00Z";
+const message = (id = ID, attempts = 1, body?: unknown) => ({
+  id: `m-${id}-${attempts}`,
+  timestamp: new Date(),
+  attempts,
+  body: (body ?? { execution_id: id, job: id.split("@")[0], scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron" }) as JobMessage,
+});
+
+/** Deliver a batch; getQueueResult does not report retry delays, so they are recorded here. */
+async function deliver(queue: string, messages: ReturnType<typeof message>[]) {
+  const batch = createMessageBatch<JobMessage>(queue, messages);
+  const delays: (number | undefined)[] = [];
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    m.retry = (options?: QueueRetryOptions) => {
+      delays.push(options?.delaySeconds);
+      retry(options);
+    };
+  }
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, env, ctx);
+  return { ...(await getQueueResult(batch, ctx)), delays };
+}
+const main = (...m: ReturnType<typeof message>[]) => deliver(env.JOBS.queues.jobs, m);
+const dlq = (...m: ReturnType<typeof message>[]) => deliver(env.JOBS.queues.dead_letter, m);
+const run = async (id = ID) => (await allRuns()).find((r) => r.execution_id === id)!;
+
+describe("queue(): dispatch", () => {
+  it("POSTs the §5 body, signed, and marks the run dispatched with the call id on 2xx", async () => {
+    await seedRun(ID);
+    const calls = stubFetch(() => Response.json({ execution_id: ID, call_id: "fc-42", status: "spawned" }, { status: 202 }));
+    const result = await main(message(ID, 1));
+    expect(result.explicitAcks).toEqual([`m-${ID}-1`]);
+    expect(result.retryMessages).toEqual([]);
+    expect(calls[0]!.url).toBe(env.DISPATCH_URL);
+    expect(JSON.parse(calls[0]!.body)).toEqual({
+      execution_id: ID,
+      job: "hourly",
+      scheduled_time: "2026-11-23T09:00:00.000Z",
+      trigger: "cron",
+      attempt: 1,
+      callback_url: "https://cronflare.test/runs/hourly%4009%3A00Z".replace("hourly%4009%3A00Z", encodeURIComponent(ID)),
+    });
+    const headers = new Headers(calls[0]!.init.headers as HeadersInit);
+    expect(await verify([env.SIGNING_KEY], headers, calls[0]!.body)).toBe(true);
+    expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-42", attempts: 1 });
+  });
+
+  it.each([
+    ["a 5xx", () => new Response("boom", { status: 503 })],
+    ["a 429", () => new Response("slow down", { status: 429 })],
+    ["a network error", () => Promise.reject(new TypeError("connection refused"))],
+    ["a timeout", () => new Promise<Response>((_, reject) => setTimeout(() => reject(new DOMException("timed out", "TimeoutError")), 10))],
+  ])("retries %s with backoff, keeping the run queued with the reason", async (_, answer) => {
+    await seedRun(ID);
+    stubFetch(answer as () => Promise<Response>);
+    const result = await main(message(ID, 3));
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.length).toBe(1);
+    const delay = result.delays[0]!;
+    expect(delay).toBeGreaterThanOrEqual(4);
+    expect(delay).toBeLessThanOrEqual(8);
+    expect(await run()).toMatchObject({ status: "queued", attempts: 3 });
+    expect((await run()).last_error).toMatch(/^dispatch attempt 3|^dispatcher answered (503|429)/);
+  });
+
+  it("honours Retry-After on a 429", async () => {
+    await seedRun(ID);
+    stubFetch(() => new Response("", { status: 429, headers: { "retry-after": "42" } }));
+    const result = await main(message(ID, 1));
+    expect(result.delays).toEqual([42]);
+  });
+
+  it("marks a final 4xx failed with the reason, and acks without retry", async () => {
+    await seedRun(ID);
+    const calls = stubFetch(() => Response.json({ detail: "unknown job" }, { status: 404 }));
+    const result = await main(message(ID, 1));
+    expect(result.explicitAcks.length).toBe(1);
+    expect(result.retryMessages).toEqual([]);
+    expect(calls.length).toBe(1);
+    expect(await run()).toMatchObject({ status: "failed", last_error: 'dispatcher answered 404: {"detail":"unknown job"}' });
+  });
+
+  it("records a dispatcher skip (concurrency forbid) as skipped", async () => {
+    await seedRun(ID);
+    stubFetch(() => Response.json({ execution_id: ID, call_id: null, status: "skipped" }, { status: 202 }));
+    await main(message(ID, 1));
+    expect((await run()).status).toBe("skipped");
+  });
+
+  it("does not POST a message delivered twice", async () => {
+    await seedRun(ID, "dispatched");
+    const calls = stubFetch(() => new Response("should not be called", { status: 500 }));
+    const result = await main(message(ID, 2));
+    expect(calls.length).toBe(0);
+    expect(result.explicitAcks.length).toBe(1);
+  });
+
+  it("keeps one bad message from failing the others in its batch", async () => {
+    const ok = "every-5@2026-11-23T09:00Z";
+    const bad = "hourly@2026-11-23T10:00Z";
+    await seedRun(ok);
+    await seedRun(bad);
+    stubFetch((call) =>
+      JSON.parse(call.body).execution_id === bad ? new Response("no", { status: 500 }) : Response.json({ call_id: "fc-ok", status: "spawned" }),
+    );
+    const result = await main(message(ok), message(bad), message("x", 1, { not: "a run" }));
+    expect(result.explicitAcks).toEqual([`m-${ok}-1`]);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual([`m-${bad}-1`, "m-x-1"]);
+    expect((await run(ok)).status).toBe("dispatched");
+  });
+
+  it("retries, never acks, a message whose handling throws", async () => {
+    await seedRun(ID);
+    stubFetch(() => Response.json({ call_id: "fc", status: "spawned" }));
+    const broken = { ...env, DB: { prepare: () => { throw new Error("D1 down"); } } as unknown as D1Database };
+    const batch = createMessageBatch<JobMessage>(env.JOBS.queues.jobs, [message(ID, 1)]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, broken, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.length).toBe(1);
+  });
+});
+
+describe("queue(): dead letters", () => {
+  it("marks the run dead, posts the alert, and acks", async () => {
+    await seedRun(ID, "queued", { attempts: 3, last_error: "dispatcher answered 503: boom" });
+    const calls = stubFetch(() => new Response("ok"));
+    const result = await dlq(message(ID, 1));
+    expect(result.explicitAcks.length).toBe(1);
+    const dead = await run();
+    expect(dead.status).toBe("dead");
+    expect(dead.last_error).toBe("dead-lettered after 3 attempts; last error: dispatcher answered 503: boom");
+    expect(calls.map((c) => c.url)).toEqual(["https://alerts.test/hook"]);
+    expect(JSON.parse(calls[0]!.body)).toMatchObject({ event: "run.dead", execution_id: ID });
+  });
+
+  it("still marks the run dead when the alert webhook is down", async () => {
+    await seedRun(ID);
+    stubFetch(() => Promise.reject(new TypeError("webhook unreachable")));
+    await dlq(message(ID, 1));
+    expect((await run()).status).toBe("dead");
+  });
+
+  it("leaves a run that already ended alone", async () => {
+    await seedRun(ID, "succeeded");
+    stubFetch(() => new Response("ok"));
+    await dlq(message(ID, 1));
+    expect((await run()).status).toBe("succeeded");
+  });
+});
+
+describe("backoff", () => {
+  it("grows exponentially with jitter and is capped", () => {
+    expect([1, 2, 3, 4].map((a) => backoffSeconds(a, 300, () => 1))).toEqual([2, 4, 8, 16]);
+    expect([1, 2, 3, 4].map((a) => backoffSeconds(a, 300, () => 0))).toEqual([1, 2, 4, 8]);
+    expect(backoffSeconds(30, 300, () => 1)).toBe(300);
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { job } from "./bindings";
+import { allRuns, recordingEnv, tick } from "./helpers";
+
+describe("scheduled(), tick mode", () => {
+  it("records and enqueues every enabled job due this minute, with deterministic ids", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-23T09:00:00Z");
+    const ids = sent.map((m) => m.execution_id).sort();
+    expect(ids).toEqual(["every-5@2026-11-23T09:00Z", "hourly@2026-11-23T09:00Z", "weekly-report@2026-11-23T09:00Z"]);
+    expect(sent.every((m) => m.trigger === "cron" && m.scheduled_time === "2026-11-23T09:00:00.000Z")).toBe(true);
+    const runs = await allRuns();
+    expect(runs.map((r) => [r.execution_id, r.status, r.trigger])).toEqual(ids.map((id) => [id, "queued", "cron"]));
+  });
+
+  it("reads Unix weekdays: 1 is Monday, so Sunday 09:00 runs no weekly report", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-22T09:00:00Z");
+    expect(sent.map((m) => m.job)).not.toContain("weekly-report");
+  });
+
+  it("enqueues nothing new when the same minute fires twice", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-23T09:00:00Z");
+    await tick(e, "2026-11-23T09:00:00Z");
+    await tick(e, "2026-11-23T09:00:30Z"); // late duplicate inside the same minute
+    expect(sent.length).toBe(3);
+    expect((await allRuns()).length).toBe(3);
+  });
+
+  it("catches up across a 10-minute gap with trigger catchup", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-23T08:50:00Z");
+    sent.length = 0;
+    await tick(e, "2026-11-23T09:01:00Z"); // 08:51-09:00 were missed
+    expect(sent.map((m) => `${m.execution_id} ${m.trigger}`).sort()).toEqual([
+      "every-5@2026-11-23T08:55Z catchup",
+      "every-5@2026-11-23T09:00Z catchup",
+      "hourly@2026-11-23T09:00Z catchup",
+      "weekly-report@2026-11-23T09:00Z catchup",
+    ]);
+  });
+
+  it("records runs older than the catch-up window as skipped, and does not enqueue them", async () => {
+    const { env: e, sent } = recordingEnv({ catchup_window_minutes: 10 });
+    await tick(e, "2026-11-23T08:00:00Z");
+    sent.length = 0;
+    await tick(e, "2026-11-23T08:30:00Z");
+    const runs = await allRuns();
+    const late = runs.filter((r) => r.scheduled_time < "2026-11-23T08:20:00.000Z" && r.scheduled_time > "2026-11-23T08:00:00.000Z");
+    expect(late.map((r) => r.status)).toEqual(["skipped", "skipped", "skipped"]); // 08:05, 08:10, 08:15
+    expect(late[0]!.last_error).toContain("catch-up window");
+    expect(late[0]!.finished_at).not.toBeNull();
+    expect(sent.map((m) => m.execution_id).sort()).toEqual([
+      "every-5@2026-11-23T08:20Z",
+      "every-5@2026-11-23T08:25Z",
+      "every-5@2026-11-23T08:30Z",
+    ]);
+  });
+
+  it("runs a Berlin 02:30 job at 03:00 CEST on the spring-forward night, once", async () => {
+    const { env: e, sent } = recordingEnv();
+    for (const t of ["2026-03-29T00:59:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"]) await tick(e, t);
+    expect(sent.filter((m) => m.job === "berlin-digest").map((m) => m.execution_id)).toEqual(["berlin-digest@2026-03-29T01:00Z"]);
+  });
+
+  it("does not repeat a Berlin 02:30 job in the fall-back fold", async () => {
+    const { env: e, sent } = recordingEnv();
+    for (let m = 0; m <= 120; m += 30) await tick(e, new Date(Date.parse("2026-10-25T00:00:00Z") + m * 60000).toISOString());
+    expect(sent.filter((m) => m.job === "berlin-digest").map((m) => m.execution_id)).toEqual(["berlin-digest@2026-10-25T00:30Z"]);
+  });
+
+  it("never runs a disabled job", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-23T09:07:00Z");
+    expect(sent.some((m) => m.job === "off")).toBe(false);
+  });
+
+  it("marks runs failed, with the reason, when the queue refuses them", async () => {
+    const { env: e } = recordingEnv();
+    e.JOBS_QUEUE = { sendBatch: async () => { throw new Error("queue unavailable"); } } as unknown as Queue;
+    await tick(e, "2026-11-23T10:00:00Z");
+    const runs = await allRuns();
+    expect(runs.length).toBe(2);
+    expect(runs.every((r) => r.status === "failed" && r.last_error!.includes("queue unavailable"))).toBe(true);
+  });
+});
+
+describe("scheduled(), native mode", () => {
+  const native = {
+    mode: "native" as const,
+    cron_triggers: ["0 9 * * MON", "*/5 * * * *"],
+    jobs: [
+      job("weekly-report", "0 9 * * 1", { cloudflare_cron: "0 9 * * MON" }),
+      job("every-5", "*/5 * * * *", { cloudflare_cron: "*/5 * * * *" }),
+    ],
+  };
+
+  it("runs the jobs whose translated cron fired", async () => {
+    const { env: e, sent } = recordingEnv(native);
+    await tick(e, "2026-11-23T09:00:00Z", "0 9 * * MON");
+    await tick(e, "2026-11-23T09:00:00Z", "*/5 * * * *"); // the other trigger, same minute
+    expect(sent.map((m) => m.execution_id).sort()).toEqual(["every-5@2026-11-23T09:00Z", "weekly-report@2026-11-23T09:00Z"]);
+  });
+
+  it("leaves a trace of a missed native trigger at the next one", async () => {
+    const { env: e, sent } = recordingEnv(native);
+    await tick(e, "2026-11-23T08:55:00Z", "*/5 * * * *");
+    // the 09:00 triggers never come; 09:05 does
+    await tick(e, "2026-11-23T09:05:00Z", "*/5 * * * *");
+    expect(sent.map((m) => `${m.execution_id} ${m.trigger}`)).toContain("weekly-report@2026-11-23T09:00Z catchup");
+  });
+});
+
+describe("scheduled() through the real queue", () => {
+  it("delivers the message to the consumer, which dispatches it", async () => {
+    const { stubFetch } = await import("./helpers");
+    const calls = stubFetch(() => Response.json({ execution_id: "x", call_id: "fc-1", status: "spawned" }, { status: 202 }));
+    await tick(env, "2026-11-23T09:05:00Z");
+    await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched"]);
+    expect(calls.length).toBe(1);
+    expect(JSON.parse(calls[0]!.body).execution_id).toBe("every-5@2026-11-23T09:05Z");
+  });
+});

@@ -1,0 +1,28 @@
+// Tests run in the real workerd runtime, with real D1 and queues (miniflare), migrations applied.
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { TEST_BINDINGS } from "./test/bindings.ts";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./src/index.ts",
+        miniflare: {
+          compatibilityDate: "2026-10-01",
+          d1Databases: ["DB"],
+          queueProducers: { JOBS_QUEUE: "cronflare-test-jobs" },
+          queueConsumers: {
+            "cronflare-test-jobs": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "cronflare-test-jobs-dlq" },
+            "cronflare-test-jobs-dlq": { maxBatchSize: 10, maxBatchTimeout: 0 },
+          },
+          bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations },
+        },
+      }),
+    ],
+    server: { fs: { allow: [path.join(import.meta.dirname, "..")] } },
+    test: { include: ["test/**/*.test.ts"], setupFiles: ["./test/setup.ts"] },
+  };
+});
