@@ -204,6 +204,48 @@ def plan_(
         out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
 
 
+@app.command("serve-dispatcher")
+def serve_dispatcher(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8787,
+    store: Annotated[
+        str, typer.Option("--store", help="SQLite file that remembers spawned execution ids")
+    ] = ".cronflare/dispatcher.sqlite3",
+    catalog: CatalogOpt = None,
+) -> None:
+    """Serve the dispatcher locally (POST /dispatch), running jobs in local worker processes.
+
+    Keys come from CRONFLARE_SIGNING_KEY and, during a rotation, CRONFLARE_SIGNING_KEY_NEXT.
+    """
+    import os
+
+    import uvicorn
+
+    from jobs.dispatcher import create_app, keys_from_env
+    from jobs.executors import LocalExecutor
+    from jobs.store import SqliteStore
+    from jobs.wrapper import catalog_jobs
+
+    keys = keys_from_env()
+    if not keys[0]:
+        err.print("cronflare: set CRONFLARE_SIGNING_KEY to serve the dispatcher", markup=False)
+        raise typer.Exit(2)
+    if catalog:
+        os.environ["CRONFLARE_CATALOG"] = catalog
+    try:
+        jobs = catalog_jobs()
+    except CatalogError as error:
+        for line in error.problems:
+            err.print(line, markup=False)
+        raise typer.Exit(1) from None
+    executor = LocalExecutor(keys[0])
+    try:
+        uvicorn.run(create_app(executor, keys, SqliteStore(store), jobs), host=host, port=port,
+                    log_level="warning")  # fmt: skip
+    finally:
+        executor.shutdown()
+
+
 def main() -> None:
     """Console-script entry point: run the CLI and never show a traceback."""
     try:

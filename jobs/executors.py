@@ -1,0 +1,117 @@
+"""Executors start a job's run and answer for it later: Modal's spawn() on Modal, and local worker
+processes that run the very same job wrapper for the local stack and the tests.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from multiprocessing.process import BaseProcess
+from typing import Any, Protocol
+
+
+class Executor(Protocol):
+    """Start runs, tell whether one is still running, cancel one."""
+
+    def spawn(self, job: str, payload: Mapping[str, Any]) -> str:
+        """Start the job's function with `payload`; return its call id."""
+        ...
+
+    def is_running(self, call_id: str) -> bool: ...
+
+    def cancel(self, call_id: str) -> None: ...
+
+
+# What a local run inherits from the dispatcher's environment at spawn time (the forkserver
+# itself was started earlier, possibly with another environment).
+PASSED_ENV = ("CRONFLARE_CATALOG", "CRONFLARE_EXECUTION_LOG", "CRONFLARE_OUTPUT_DIR")
+
+
+def _run_local(payload: dict[str, Any], key: str, env: dict[str, str]) -> None:
+    from jobs.wrapper import catalog_jobs, run_with_retries
+
+    for name in PASSED_ENV:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    catalog_jobs.cache_clear()
+    run_with_retries(payload, key)
+
+
+class LocalExecutor:
+    """One worker process per run (forkserver: fast to start, and killable for `replace`)."""
+
+    def __init__(self, key: str):
+        self._key = key
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["jobs.wrapper", "jobs.catalog"])
+        self._procs: dict[str, BaseProcess] = {}
+        self._lock = threading.Lock()
+
+    def spawn(self, job: str, payload: Mapping[str, Any]) -> str:
+        call_id = f"lc-{uuid.uuid4().hex[:16]}"
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        proc = self._ctx.Process(
+            target=_run_local, args=(dict(payload), self._key, env), daemon=True
+        )
+        proc.start()
+        with self._lock:
+            for old, p in list(self._procs.items()):  # reap what has finished
+                if not p.is_alive():
+                    p.join(0)
+                    del self._procs[old]
+            self._procs[call_id] = proc
+        return call_id
+
+    def is_running(self, call_id: str) -> bool:
+        with self._lock:
+            proc = self._procs.get(call_id)
+        return bool(proc and proc.is_alive())
+
+    def cancel(self, call_id: str) -> None:
+        with self._lock:
+            proc = self._procs.get(call_id)
+        if proc and proc.is_alive():
+            proc.terminate()
+            proc.join(5)
+
+    def shutdown(self) -> None:
+        """Stop every run still going (the local stack is shutting down)."""
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+
+
+class ModalExecutor:
+    """spawn() on the deployed Modal app; FunctionCall for status and cancel."""
+
+    def __init__(self, app_name: str, environment_name: str | None = None):
+        self.app_name = app_name
+        self.environment_name = environment_name
+
+    def spawn(self, job: str, payload: Mapping[str, Any]) -> str:
+        import modal
+
+        fn = modal.Function.from_name(self.app_name, job, environment_name=self.environment_name)
+        return fn.spawn(dict(payload)).object_id
+
+    def is_running(self, call_id: str) -> bool:
+        import modal
+
+        try:
+            modal.FunctionCall.from_id(call_id).get(timeout=0)
+        except TimeoutError:
+            return True
+        except Exception:  # finished with an error, expired, or unknown: not running
+            return False
+        return False
+
+    def cancel(self, call_id: str) -> None:
+        import modal
+
+        modal.FunctionCall.from_id(call_id).cancel()

@@ -1,0 +1,139 @@
+"""The dispatcher's memory: which execution ids were spawned (idempotency), each job's latest call
+(concurrency), and how many attempts a run has had. SQLite locally, a modal.Dict on Modal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+PENDING = "pending"
+
+
+class Store(Protocol):
+    """What the dispatcher and the job wrapper need to remember between requests."""
+
+    def claim(self, execution_id: str) -> bool:
+        """Atomically claim an id: True for the first caller only."""
+        ...
+
+    def release(self, execution_id: str) -> None:
+        """Forget a claim whose spawn failed, so that a retry can spawn it."""
+        ...
+
+    def set_result(self, execution_id: str, status: str, call_id: str | None) -> None: ...
+
+    def result(self, execution_id: str) -> tuple[str, str | None] | None:
+        """(status, call_id) of a claimed id; status is "pending" until set_result."""
+        ...
+
+    def last_call(self, job: str) -> str | None: ...
+
+    def set_last_call(self, job: str, call_id: str) -> None: ...
+
+    def next_attempt(self, execution_id: str) -> int:
+        """Count one more attempt of a run's body and return its number, from 1."""
+        ...
+
+
+def wait_for_result(
+    store: Store, execution_id: str, timeout: float = 5.0
+) -> tuple[str, str | None]:
+    """The result of an id another request claimed, waiting briefly while its spawn completes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = store.result(execution_id) or (PENDING, None)
+        if found[0] != PENDING or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.01)
+
+
+class SqliteStore:
+    """A Store in one SQLite file, safe across threads and processes (the local stack)."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(
+            """CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, status TEXT, call_id TEXT);
+            CREATE TABLE IF NOT EXISTS last_calls (job TEXT PRIMARY KEY, call_id TEXT);
+            CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, n INTEGER)"""
+        )
+
+    def _run(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def claim(self, execution_id: str) -> bool:
+        cur = self._run("INSERT OR IGNORE INTO claims VALUES (?, ?, NULL)", execution_id, PENDING)
+        return cur.rowcount == 1
+
+    def release(self, execution_id: str) -> None:
+        self._run("DELETE FROM claims WHERE id = ?", execution_id)
+
+    def set_result(self, execution_id: str, status: str, call_id: str | None) -> None:
+        self._run(
+            "UPDATE claims SET status = ?, call_id = ? WHERE id = ?", status, call_id, execution_id
+        )
+
+    def result(self, execution_id: str) -> tuple[str, str | None] | None:
+        row = self._run("SELECT status, call_id FROM claims WHERE id = ?", execution_id).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def last_call(self, job: str) -> str | None:
+        row = self._run("SELECT call_id FROM last_calls WHERE job = ?", job).fetchone()
+        return row[0] if row else None
+
+    def set_last_call(self, job: str, call_id: str) -> None:
+        self._run("INSERT OR REPLACE INTO last_calls VALUES (?, ?)", job, call_id)
+
+    def next_attempt(self, execution_id: str) -> int:
+        self._run(
+            "INSERT INTO attempts VALUES (?, 1) ON CONFLICT(id) DO UPDATE SET n = n + 1",
+            execution_id,
+        )
+        return self._run("SELECT n FROM attempts WHERE id = ?", execution_id).fetchone()[0]
+
+
+class ModalDictStore:
+    """A Store in a named modal.Dict, shared by the dispatcher and the job functions on Modal."""
+
+    def __init__(self, name: str, environment_name: str | None = None):
+        import modal  # only on Modal, or where credentials exist
+
+        self._dict = modal.Dict.from_name(
+            name, environment_name=environment_name, create_if_missing=True
+        )
+
+    def claim(self, execution_id: str) -> bool:
+        return bool(self._dict.put(f"run:{execution_id}", (PENDING, None), skip_if_exists=True))
+
+    def release(self, execution_id: str) -> None:
+        self._dict.pop(f"run:{execution_id}", None)
+
+    def set_result(self, execution_id: str, status: str, call_id: str | None) -> None:
+        self._dict.put(f"run:{execution_id}", (status, call_id))
+
+    def result(self, execution_id: str) -> tuple[str, str | None] | None:
+        found = self._dict.get(f"run:{execution_id}")
+        return tuple(found) if found else None  # type: ignore[return-value]
+
+    def last_call(self, job: str) -> str | None:
+        return self._dict.get(f"last:{job}")
+
+    def set_last_call(self, job: str, call_id: str) -> None:
+        self._dict.put(f"last:{job}", call_id)
+
+    def next_attempt(self, execution_id: str) -> int:
+        # One input's attempts run one after another, so read-then-write cannot race here.
+        n = int(self._dict.get(f"attempt:{execution_id}", 0)) + 1
+        self._dict.put(f"attempt:{execution_id}", n)
+        return n

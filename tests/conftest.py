@@ -1,0 +1,108 @@
+"""Shared fixtures: the test catalog, a real local HTTP server for callbacks, a fake executor."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from jobs.wrapper import catalog_jobs
+
+TEST_CATALOG = "tests.fixtures.catalog:CATALOG"
+
+
+@pytest.fixture
+def test_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[str]:
+    """Select tests/fixtures/catalog.py everywhere, with outputs in a temporary folder."""
+    monkeypatch.setenv("CRONFLARE_CATALOG", TEST_CATALOG)
+    monkeypatch.setenv("CRONFLARE_OUTPUT_DIR", str(tmp_path / "output"))
+    catalog_jobs.cache_clear()
+    yield TEST_CATALOG
+    catalog_jobs.cache_clear()
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class CallbackServer:
+    """A real HTTP server on 127.0.0.1 that records POSTs and can fail the first few."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    fail_first: int = 0
+    fail_status: int = 503
+
+
+@pytest.fixture
+def callback_server() -> Iterator[CallbackServer]:
+    state: dict[str, CallbackServer] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            server = state["s"]
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            server.received.append(Received(self.path, dict(self.headers.items()), body))
+            failing = len(server.received) <= server.fail_first
+            self.send_response(server.fail_status if failing else 200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": true}')
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["s"] = CallbackServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state["s"]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@dataclass
+class FakeExecutor:
+    """Records spawns and cancels; `running` says which call ids are still running."""
+
+    spawned: list[tuple[str, dict]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    running: set[str] = field(default_factory=set)
+    spawn_delay: float = 0.0
+    fail: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spawn(self, job: str, payload: Any) -> str:
+        if self.spawn_delay:
+            threading.Event().wait(self.spawn_delay)
+        if self.fail:
+            raise ConnectionError("modal unreachable")
+        with self.lock:
+            self.spawned.append((job, dict(payload)))
+            call_id = f"fc-{len(self.spawned)}"
+        self.running.add(call_id)
+        return call_id
+
+    def is_running(self, call_id: str) -> bool:
+        return call_id in self.running
+
+    def cancel(self, call_id: str) -> None:
+        self.cancelled.append(call_id)
+        self.running.discard(call_id)
+
+
+@pytest.fixture
+def fake_executor() -> FakeExecutor:
+    return FakeExecutor()

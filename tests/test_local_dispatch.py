@@ -1,0 +1,112 @@
+"""The dispatcher with real local worker processes, and `cronflare serve-dispatcher` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from jobs.dispatcher import create_app
+from jobs.executors import LocalExecutor
+from jobs.signing import signed_headers, verify
+from jobs.store import SqliteStore
+from jobs.wrapper import catalog_jobs
+from tests.test_wrapper import payload, wait_for
+
+KEY = "local-key"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dispatch(client, data: dict):
+    raw = json.dumps(data)
+    return client.post("/dispatch", content=raw, headers=signed_headers(KEY, raw)).json()
+
+
+def test_forbid_skips_while_a_slow_job_runs_for_real(
+    test_catalog, callback_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "1.5")
+    executor = LocalExecutor(KEY)
+    client = TestClient(create_app(executor, [KEY], SqliteStore(tmp_path / "s.db"), catalog_jobs()))
+    first = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:00Z"))
+    second = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:01Z"))
+    assert (first["status"], second["status"]) == ("spawned", "skipped")
+    wait_for(lambda: len(callback_server.received) == 1)
+    wait_for(lambda: not executor.is_running(first["call_id"]))
+    third = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:02Z"))
+    assert third["status"] == "spawned"
+    executor.shutdown()
+
+
+def test_replace_kills_the_running_job_and_runs_the_new_one(
+    test_catalog, callback_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "1")
+    executor = LocalExecutor(KEY)
+    client = TestClient(create_app(executor, [KEY], SqliteStore(tmp_path / "s.db"), catalog_jobs()))
+    first = dispatch(client, payload("slow-replace", callback_server.url, "2026-11-23T09:00Z"))
+    wait_for(lambda: executor.is_running(first["call_id"]))
+    second = dispatch(client, payload("slow-replace", callback_server.url, "2026-11-23T09:01Z"))
+    assert second["status"] == "spawned" and not executor.is_running(first["call_id"])
+    wait_for(lambda: len(callback_server.received) == 1)
+    time.sleep(0.3)
+    assert [r.path for r in callback_server.received] == ["/runs/slow-replace%402026-11-23T09:01Z"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_dispatcher_answers_signed_posts_over_http(test_catalog, callback_server, tmp_path):
+    port = free_port()
+    env = os.environ | {"CRONFLARE_SIGNING_KEY": KEY, "CRONFLARE_CATALOG": test_catalog}
+    exe = Path(sys.executable).with_name("cronflare")
+    proc = subprocess.Popen(
+        [str(exe), "serve-dispatcher", "--port", str(port), "--store", str(tmp_path / "d.db")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _up(url))
+        raw = json.dumps(payload("touch", callback_server.url))
+        res = httpx.post(f"{url}/dispatch", content=raw, headers=signed_headers(KEY, raw))
+        assert res.status_code == 202 and res.json()["status"] == "spawned"
+        assert (
+            httpx.post(f"{url}/dispatch", content=raw, headers=signed_headers("x", raw)).status_code
+            == 401
+        )
+        wait_for(lambda: len(callback_server.received) == 1)
+        assert verify([KEY], callback_server.received[0].headers, callback_server.received[0].body)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_dispatcher_refuses_to_start_without_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRONFLARE_SIGNING")}
+    exe = Path(sys.executable).with_name("cronflare")
+    r = subprocess.run(
+        [str(exe), "serve-dispatcher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "set CRONFLARE_SIGNING_KEY" in r.stderr
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
