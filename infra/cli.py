@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -204,6 +205,64 @@ def plan_(
         out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
 
 
+@app.command()
+@reports_problems
+def demo(
+    hours: Annotated[float, typer.Option("--hours", min=0.02, max=24 * 7)] = 24,
+    start: Annotated[
+        str | None, typer.Option("--start", help="ISO 8601; default today 00:00Z")
+    ] = None,
+    catalog: CatalogOpt = None,
+    chaos: Annotated[bool, typer.Option("--chaos", help="inject dispatcher faults")] = False,
+    as_json: JsonOpt = False,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="stay up for the dashboard")
+    ] = False,
+) -> None:
+    """Run the catalog through simulated hours on the real local stack (workerd + dispatcher).
+
+    Exits 0 only when every expected run fired exactly once and ended in one terminal status.
+    """
+    from datetime import timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from infra import demo as d
+    from infra.local_stack import LocalStack
+
+    begin = _utc(start) if start else d.default_start()
+    end = begin + timedelta(minutes=round(hours * 60))
+    p, cat = d.demo_plan(catalog, chaos)
+    expected = d.expected_runs(cat, begin, end)
+    shown = err if as_json else out
+    faults = d.CHAOS_FAULTS if chaos else None
+    with LocalStack(p, catalog=catalog, faults=faults, dispatch_timeout_ms=1500) as stack:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=shown, transient=True) as progress:
+            sent = d.simulate(stack, p, begin, end, progress, chaos=chaos)
+            task = progress.add_task("waiting for every run to end", total=None)
+            runs = stack.wait_until_settled(90, expected=sum(map(len, expected.values())))
+            progress.update(task, completed=1, total=1)
+        outcome = d.account(p, expected, runs, stack.executions(), sent, begin, end)
+        if as_json:
+            typer.echo(json.dumps(outcome.as_json(), indent=2))
+        else:
+            d.render(outcome, out)
+            out.print(f"dashboard: {stack.worker_url}/  (user any, password {stack.admin_token})")
+            sample = stack.admin("GET", "/runs?limit=3").json()
+            out.print_json(data=sample)
+        if keep_running:
+            shown.print("the stack stays up; Ctrl-C to stop it")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
 @app.command("serve-dispatcher")
 def serve_dispatcher(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
@@ -212,6 +271,9 @@ def serve_dispatcher(
         str, typer.Option("--store", help="SQLite file that remembers spawned execution ids")
     ] = ".cronflare/dispatcher.sqlite3",
     catalog: CatalogOpt = None,
+    faults: Annotated[
+        str | None, typer.Option("--faults", help="JSON fault plan, for chaos runs and tests")
+    ] = None,
 ) -> None:
     """Serve the dispatcher locally (POST /dispatch), running jobs in local worker processes.
 
@@ -221,7 +283,7 @@ def serve_dispatcher(
 
     import uvicorn
 
-    from jobs.dispatcher import create_app, keys_from_env
+    from jobs.dispatcher import FaultPlan, create_app, keys_from_env
     from jobs.executors import LocalExecutor
     from jobs.store import SqliteStore
     from jobs.wrapper import catalog_jobs
@@ -240,8 +302,9 @@ def serve_dispatcher(
         raise typer.Exit(1) from None
     executor = LocalExecutor(keys[0])
     try:
-        uvicorn.run(create_app(executor, keys, SqliteStore(store), jobs), host=host, port=port,
-                    log_level="warning")  # fmt: skip
+        plan = FaultPlan(json.loads(faults)) if faults else None
+        app_ = create_app(executor, keys, SqliteStore(store), jobs, faults=plan)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
         executor.shutdown()
 
@@ -253,3 +316,7 @@ def main() -> None:
     except Exception as error:  # a bug: say what, not where
         err.print(f"cronflare: internal error: {type(error).__name__}: {error}", markup=False)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,9 +4,11 @@ policy, and spawn the job's own function (DESIGN.md §5).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.executors import Executor
 from jobs.signing import verify
-from jobs.store import Store, wait_for_result
+from jobs.store import LastCall, Store, wait_for_result
 from jobs.validate import ResolvedJob
 
 MAX_BODY = 64 * 1024
@@ -40,6 +42,39 @@ class DispatchRequest(BaseModel):
     callback_url: AnyHttpUrl
 
 
+class FaultPlan:
+    """Dispatcher faults injected on purpose, for chaos demos and end-to-end tests.
+
+    `first`: answers for the first requests, in order ("503", "429" or "timeout");
+    `per_job`: how many requests for a job answer 503 before it works; `timeout_s`: how long a
+    "timeout" hangs before answering 503.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]):
+        self.first = [str(f) for f in spec.get("first", [])]
+        self.per_job = {str(k): int(v) for k, v in dict(spec.get("per_job", {})).items()}
+        self.timeout_s = float(spec.get("timeout_s", 5))
+        self._lock = threading.Lock()
+
+    def take(self, job: str | None) -> str | None:
+        """The fault for this request, if any."""
+        with self._lock:
+            if self.first:
+                return self.first.pop(0)
+            if job and self.per_job.get(job, 0) > 0:
+                self.per_job[job] -= 1
+                return "503"
+        return None
+
+
+def _job_of(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data.get("job") if isinstance(data, dict) else None
+
+
 def _answer(code: int, **body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
@@ -49,6 +84,7 @@ def create_app(
     keys: Sequence[str | None],
     store: Store,
     jobs: Mapping[str, ResolvedJob] | None = None,
+    faults: FaultPlan | None = None,
 ) -> FastAPI:
     """The dispatcher as a FastAPI app. `jobs` defaults to the enabled jobs of the catalog."""
     if not any(keys):
@@ -73,6 +109,11 @@ def create_app(
             body += chunk
             if len(body) > MAX_BODY:
                 return _answer(413, error="body over 64 KiB")
+        fault = faults.take(_job_of(body)) if faults else None
+        if fault == "timeout":
+            await asyncio.sleep(faults.timeout_s if faults else 0)
+        if fault:
+            return _answer(429 if fault == "429" else 503, error=f"injected fault: {fault}")
         if not verify(keys, dict(request.headers), body):
             return _answer(401, error="bad or missing signature, or stale timestamp")
         try:
@@ -87,13 +128,17 @@ def create_app(
         job = jobs.get(req.job)
         if job is None:
             return _answer(404, error=f"no enabled job named {req.job!r}")
-        return await run_in_threadpool(_spawn, executor, store, job, req)
+        return await run_in_threadpool(_spawn, executor, store, job, req, keys)
 
     return app
 
 
 def _spawn(
-    executor: Executor, store: Store, job: ResolvedJob, req: DispatchRequest
+    executor: Executor,
+    store: Store,
+    job: ResolvedJob,
+    req: DispatchRequest,
+    keys: Sequence[str | None],
 ) -> JSONResponse:
     """Spawn a run at most once, honouring the job's concurrency policy."""
     if not store.claim(req.execution_id):
@@ -103,19 +148,32 @@ def _spawn(
         return _answer(202, execution_id=req.execution_id, call_id=call_id, status=status)
     try:
         last = store.last_call(job.name)
-        if last and job.concurrency != "allow" and executor.is_running(last):
+        if last and job.concurrency != "allow" and executor.is_running(last.call_id):
             if job.concurrency == "forbid":
                 store.set_result(req.execution_id, "skipped", None)
                 return _answer(202, execution_id=req.execution_id, call_id=None, status="skipped")
-            executor.cancel(last)
+            executor.cancel(last.call_id)
+            _report_replaced(last, req.execution_id, next(k for k in keys if k))
         call_id = executor.spawn(job.name, req.model_dump(mode="json"))
     except Exception as err:
         store.release(req.execution_id)
         log.error("spawn of %s failed: %s", req.execution_id, type(err).__name__)
         return _answer(503, error="could not start the job; retry later")
     store.set_result(req.execution_id, "spawned", call_id)
-    store.set_last_call(job.name, call_id)
+    store.set_last_call(job.name, LastCall(call_id, req.execution_id, str(req.callback_url)))
     return _answer(202, execution_id=req.execution_id, call_id=call_id, status="spawned")
+
+
+def _report_replaced(last: LastCall, by: str, key: str) -> None:
+    """A cancelled run still ends once: report it failed, in the background."""
+    from jobs.wrapper import now_iso, report
+
+    outcome = {
+        "status": "failed",
+        "finished_at": now_iso(),
+        "error": f"cancelled: replaced by {by} (concurrency replace)",
+    }
+    threading.Thread(target=report, args=(last.callback_url, outcome, key), daemon=True).start()
 
 
 def keys_from_env() -> list[str | None]:

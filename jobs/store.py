@@ -8,9 +8,17 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 PENDING = "pending"
+
+
+class LastCall(NamedTuple):
+    """A job's latest spawned call: enough to cancel it and to report why."""
+
+    call_id: str
+    execution_id: str
+    callback_url: str
 
 
 class Store(Protocol):
@@ -30,9 +38,11 @@ class Store(Protocol):
         """(status, call_id) of a claimed id; status is "pending" until set_result."""
         ...
 
-    def last_call(self, job: str) -> str | None: ...
+    def last_call(self, job: str) -> LastCall | None:
+        """The job's latest spawned call, with the run it belongs to."""
+        ...
 
-    def set_last_call(self, job: str, call_id: str) -> None: ...
+    def set_last_call(self, job: str, call: LastCall) -> None: ...
 
     def next_attempt(self, execution_id: str) -> int:
         """Count one more attempt of a run's body and return its number, from 1."""
@@ -62,9 +72,11 @@ class SqliteStore:
             self.path, check_same_thread=False, isolation_level=None, timeout=30
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable enough for a local stack
         self._db.executescript(
             """CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, status TEXT, call_id TEXT);
-            CREATE TABLE IF NOT EXISTS last_calls (job TEXT PRIMARY KEY, call_id TEXT);
+            CREATE TABLE IF NOT EXISTS last_calls (job TEXT PRIMARY KEY, call_id TEXT,
+                execution_id TEXT, callback_url TEXT);
             CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, n INTEGER)"""
         )
 
@@ -88,12 +100,14 @@ class SqliteStore:
         row = self._run("SELECT status, call_id FROM claims WHERE id = ?", execution_id).fetchone()
         return (row[0], row[1]) if row else None
 
-    def last_call(self, job: str) -> str | None:
-        row = self._run("SELECT call_id FROM last_calls WHERE job = ?", job).fetchone()
-        return row[0] if row else None
+    def last_call(self, job: str) -> LastCall | None:
+        row = self._run(
+            "SELECT call_id, execution_id, callback_url FROM last_calls WHERE job = ?", job
+        ).fetchone()
+        return LastCall(*row) if row else None
 
-    def set_last_call(self, job: str, call_id: str) -> None:
-        self._run("INSERT OR REPLACE INTO last_calls VALUES (?, ?)", job, call_id)
+    def set_last_call(self, job: str, call: LastCall) -> None:
+        self._run("INSERT OR REPLACE INTO last_calls VALUES (?, ?, ?, ?)", job, *call)
 
     def next_attempt(self, execution_id: str) -> int:
         self._run(
@@ -126,11 +140,12 @@ class ModalDictStore:
         found = self._dict.get(f"run:{execution_id}")
         return tuple(found) if found else None  # type: ignore[return-value]
 
-    def last_call(self, job: str) -> str | None:
-        return self._dict.get(f"last:{job}")
+    def last_call(self, job: str) -> LastCall | None:
+        found = self._dict.get(f"last:{job}")
+        return LastCall(*found) if found else None
 
-    def set_last_call(self, job: str, call_id: str) -> None:
-        self._dict.put(f"last:{job}", call_id)
+    def set_last_call(self, job: str, call: LastCall) -> None:
+        self._dict.put(f"last:{job}", tuple(call))
 
     def next_attempt(self, execution_id: str) -> int:
         # One input's attempts run one after another, so read-then-write cannot race here.

@@ -55,9 +55,19 @@ def test_replace_kills_the_running_job_and_runs_the_new_one(
     wait_for(lambda: executor.is_running(first["call_id"]))
     second = dispatch(client, payload("slow-replace", callback_server.url, "2026-11-23T09:01Z"))
     assert second["status"] == "spawned" and not executor.is_running(first["call_id"])
-    wait_for(lambda: len(callback_server.received) == 1)
+    wait_for(lambda: len(callback_server.received) == 2)
     time.sleep(0.3)
-    assert [r.path for r in callback_server.received] == ["/runs/slow-replace%402026-11-23T09:01Z"]
+    by_path = {r.path: r.json() for r in callback_server.received}
+    assert len(callback_server.received) == 2
+    # the replaced run still ends once, as failed with the reason; the new one succeeds
+    replaced = by_path["/runs/slow-replace%402026-11-23T09:00Z"]
+    assert replaced["status"] == "failed"
+    assert (
+        replaced["error"]
+        == "cancelled: replaced by slow-replace@2026-11-23T09:01Z (concurrency replace)"
+    )
+    assert by_path["/runs/slow-replace%402026-11-23T09:01Z"]["status"] == "succeeded"
+    assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { TEST_BINDINGS } from "./test/bindings.ts";
+import workerConfig from "./worker.config.json" with { type: "json" };
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -11,7 +12,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         main: "./src/index.ts",
         miniflare: {
-          compatibilityDate: "2026-10-01",
+          compatibilityDate: workerConfig.compatibility_date,
           d1Databases: ["DB"],
           queueProducers: { JOBS_QUEUE: "cronflare-test-jobs" },
           queueConsumers: {

@@ -44,6 +44,10 @@ async function route(req: Request, env: Env): Promise<Response> {
     allow(method, "GET");
     return json({ jobs: await jobsWithNextRuns(env) });
   }
+  if (path === "/stats") {
+    allow(method, "GET");
+    return json({ counts: await statusCounts(env.DB) });
+  }
   if (path === "/runs") {
     allow(method, "GET");
     return json({ runs: await listRuns(env.DB, runFilter(url)) });

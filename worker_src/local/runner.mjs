@@ -1,0 +1,107 @@
+// The local stack's Worker: dist/worker.js in workerd through miniflare's Node API, with a real
+// D1 (migrations applied), the real queue and dead-letter queue, and a small control server the
+// Python orchestrator drives (scheduled() at a given time, the raw run log, duplicate messages).
+// Reads its configuration as JSON on stdin; prints one JSON line when ready; stops on SIGTERM.
+import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+
+const root = new URL("..", import.meta.url).pathname;
+const cfg = JSON.parse(readFileSync(0, "utf8"));
+const { compatibility_date } = JSON.parse(readFileSync(root + "worker.config.json", "utf8"));
+const queues = cfg.bindings.JOBS.queues;
+
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: cfg.port,
+    modules: true,
+    scriptPath: root + "dist/worker.js",
+    compatibilityDate: compatibility_date,
+    d1Databases: ["DB"],
+    d1Persist: cfg.persist_dir ? `${cfg.persist_dir}/d1` : false,
+    queueProducers: { JOBS_QUEUE: queues.jobs },
+    queueConsumers: {
+      [queues.jobs]: {
+        maxBatchSize: queues.batch_size ?? 10,
+        maxBatchTimeout: 0,
+        maxRetries: queues.max_retries,
+        deadLetterQueue: queues.dead_letter,
+      },
+      [queues.dead_letter]: { maxBatchSize: 10, maxBatchTimeout: 0 },
+    },
+    bindings: cfg.bindings,
+  }),
+);
+
+async function migrate(db) {
+  await db.prepare("CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)").run();
+  const done = new Set((await db.prepare("SELECT name FROM d1_migrations").all()).results.map((r) => r.name));
+  for (const name of readdirSync(root + "migrations").filter((n) => n.endsWith(".sql")).sort()) {
+    if (done.has(name)) continue;
+    const sql = readFileSync(`${root}migrations/${name}`, "utf8").replace(/--.*$/gm, "");
+    const statements = sql.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean);
+    await db.batch([...statements.map((s) => db.prepare(s)), db.prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(name)]);
+  }
+}
+
+const url = await mf.ready;
+const db = await mf.getD1Database("DB");
+await migrate(db);
+const worker = await mf.getWorker();
+const producer = await mf.getQueueProducer("JOBS_QUEUE");
+
+// Counted through the Worker's own /stats: a request into workerd is far quicker than a D1 call
+// through miniflare's Node proxy.
+const admin = { authorization: `Bearer ${cfg.bindings.ADMIN_TOKEN}` };
+async function inFlight() {
+  const { counts } = await (await mf.dispatchFetch(new URL("/stats", url), { headers: admin })).json();
+  return (counts.queued ?? 0) + (counts.dispatched ?? 0) + (counts.running ?? 0);
+}
+
+const read = (req) => new Promise((resolve) => { let b = ""; req.on("data", (c) => (b += c)); req.on("end", () => resolve(b)); });
+const control = http.createServer(async (req, res) => {
+  try {
+    let out;
+    if (req.method === "POST" && req.url === "/scheduled") {
+      // scheduled() at `time`, then wait up to `wait_ms` while runs are in flight.
+      const { time, cron, wait_ms = 0 } = JSON.parse(await read(req));
+      out = await worker.scheduled({ scheduledTime: new Date(time), cron });
+      const deadline = Date.now() + wait_ms;
+      let pending = await inFlight();
+      while (pending > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 3));
+        pending = await inFlight();
+      }
+      out = { ...out, pending };
+    } else if (req.method === "GET" && req.url === "/runs") {
+      out = (await db.prepare("SELECT * FROM runs ORDER BY scheduled_time, execution_id").all()).results;
+    } else if (req.method === "GET" && req.url === "/pending") {
+      out = { pending: await inFlight() };
+    } else if (req.method === "POST" && req.url === "/enqueue") {
+      await producer.send(JSON.parse(await read(req)));
+      out = { ok: true };
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out));
+  } catch (err) {
+    res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: String(err) }));
+  }
+});
+control.listen(0, "127.0.0.1", () => {
+  console.log(JSON.stringify({ ready: true, url: url.href, control: `http://127.0.0.1:${control.address().port}` }));
+});
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  control.close();
+  await mf.dispose();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+process.stdin.on("close", () => {}); // stdin closes right after the config; that is not a stop
