@@ -37,12 +37,11 @@ worker-build: install
 test: lint worker-test
 	$(RUN) pytest
 
-# Until the local stack lands, the demo checks the example catalog, prints its deploy plan and
-# the next runs of every job.
-demo: install
+# The main job: the whole pipeline on this machine, no account needed. The real Worker bundle
+# in workerd, the dispatcher and local worker processes, 24 simulated hours of the catalog.
+demo: install worker-build
 	$(RUN) cronflare check
-	$(RUN) cronflare plan
-	$(RUN) cronflare next --count 3
+	$(RUN) cronflare demo
 
 clean:
 	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis worker_src/node_modules worker_src/dist

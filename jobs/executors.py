@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import sys
 import threading
@@ -71,6 +72,10 @@ class LocalExecutor:
         self._ctx.set_forkserver_preload(["jobs.preload"])
         self._procs: dict[str, BaseProcess] = {}
         self._lock = threading.Lock()
+        # Start the forkserver now: its first start costs about half a second, which would
+        # otherwise land on the first dispatch and could outlast the Worker's timeout.
+        with _main_not_reimported():
+            multiprocessing.forkserver.ensure_running()
 
     def spawn(self, job: str, payload: Mapping[str, Any]) -> str:
         call_id = f"lc-{uuid.uuid4().hex[:16]}"

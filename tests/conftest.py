@@ -106,3 +106,29 @@ class FakeExecutor:
 @pytest.fixture
 def fake_executor() -> FakeExecutor:
     return FakeExecutor()
+
+
+E2E_CATALOG = "tests.fixtures.e2e_catalog:CATALOG"
+
+
+@pytest.fixture
+def make_stack(tmp_path) -> Iterator[Any]:
+    """Start real local stacks (workerd + dispatcher) on the e2e catalog; stop them all."""
+    from infra.local_stack import LocalStack
+    from infra.plan import plan
+    from infra.settings import local_settings
+    from tests.fixtures.e2e_catalog import CATALOG
+
+    stacks: list[LocalStack] = []
+    base = {"retry_max_delay_seconds": 1, "queue_max_retries": 3, "catchup_window_minutes": 60}
+
+    def start(catalog=CATALOG, **options: Any) -> LocalStack:
+        settings = local_settings(**(base | options.pop("settings", {})))
+        stack = LocalStack(plan(catalog, settings), catalog=E2E_CATALOG,
+                           state_dir=tmp_path / f"stack{len(stacks)}", **options)  # fmt: skip
+        stacks.append(stack)
+        return stack.__enter__()
+
+    yield start
+    for stack in stacks:
+        stack.close()
