@@ -34,18 +34,16 @@ const time = (iso: string | null, now: number) =>
 const badge = (status: string | undefined) =>
   status ? `<span class="s ${esc(status)}">${esc(status)}</span>` : `<span class="s none">never ran</span>`;
 
-const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1f2328;background:#f6f8fa}
-h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1.6rem 0 .5rem}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d0d7de}
-th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eaeef2;vertical-align:top}
-th{background:#f6f8fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px ui-monospace,monospace}.muted{color:#656d76}
-.cards{display:flex;gap:.8rem;margin:1rem 0}.card{background:#fff;border:1px solid #d0d7de;padding:.5rem .9rem;border-radius:6px}
-.card b{display:block;font-size:1.3rem}
-.s{padding:.1rem .45rem;border-radius:1rem;font-size:12px;background:#eaeef2}
-.succeeded{background:#dafbe1;color:#116329}.failed,.dead{background:#ffebe9;color:#a40e26}
-.running,.dispatched{background:#ddf4ff;color:#0550ae}.queued{background:#fff8c5;color:#7d4e00}
-.skipped,.none{background:#eaeef2;color:#656d76}`;
+const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#222;background:#f6f8fa}
+h1{font-size:1.4rem;margin:0}h2{font-size:1.05rem;margin:1.6rem 0 .5rem}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #ccd}
+th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
+th{background:#f6f8fa}.n{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px monospace}.muted{color:#667}.cards{display:flex;gap:.8rem;margin:1rem 0}
+.card{background:#fff;border:1px solid #ccd;padding:.5rem .9rem;border-radius:6px}.card b{display:block;font-size:1.3rem}
+.s{padding:.1rem .45rem;border-radius:1rem;font-size:12px;background:#eee}
+.succeeded{background:#dfd;color:#163}.failed,.dead{background:#fee;color:#a12}
+.running,.dispatched{background:#def;color:#15a}.queued{background:#ffc;color:#750}.skipped,.none{color:#667}`;
 
 export function renderDashboard(d: DashboardData): string {
   const card = (label: string, n: number, cls = "") => `<div class="card ${cls}"><b>${n}</b>${label}</div>`;

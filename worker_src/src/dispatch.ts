@@ -1,5 +1,5 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
-import { getRun, noteAttempt, setStatus } from "./runs";
+import { getRun, markDispatched, noteAttempt, setStatus } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage } from "./types";
 import { TERMINAL } from "./types";
@@ -59,7 +59,7 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
         last_error: "skipped by the dispatcher: an earlier run is still running (concurrency forbid)",
       });
     } else {
-      await setStatus(env.DB, body.execution_id, "dispatched", { attempts: msg.attempts, call_id: answer.call_id ?? null });
+      await markDispatched(env.DB, body.execution_id, msg.attempts, answer.call_id ?? null);
     }
     return { kind: "ack" };
   }

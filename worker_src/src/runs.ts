@@ -58,6 +58,14 @@ export async function setStatus(
   return res.meta.changes > 0;
 }
 
+/** The dispatcher took the run: keep the call id and attempt even when its report came first. */
+export async function markDispatched(db: D1Database, id: string, attempts: number, callId: string | null): Promise<void> {
+  await db
+    .prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1")
+    .bind(id, attempts, callId, iso())
+    .run();
+}
+
 /** Record an attempt that will be retried: the run stays where it is. */
 export async function noteAttempt(db: D1Database, id: string, attempts: number, error: string): Promise<void> {
   await db

@@ -89,6 +89,24 @@ describe("queue(): dispatch", () => {
     expect(await run()).toMatchObject({ status: "failed", last_error: 'dispatcher answered 404: {"detail":"unknown job"}' });
   });
 
+  it("keeps the call id when the job's report arrived before the dispatch answer", async () => {
+    await seedRun(ID, "succeeded");
+    stubFetch(() => Response.json({ execution_id: ID, call_id: "fc-7", status: "spawned" }, { status: 202 }));
+    await env.DB.prepare("UPDATE runs SET status = 'queued' WHERE execution_id = ?").bind(ID).run();
+    const early = env.DB.prepare("UPDATE runs SET status = 'succeeded' WHERE execution_id = ?").bind(ID);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      await early.run(); // the report lands while the dispatch answer is on its way
+      return realFetch(...args);
+    }) as typeof fetch;
+    try {
+      await main(message(ID, 2));
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(await run()).toMatchObject({ status: "succeeded", call_id: "fc-7", attempts: 2 });
+  });
+
   it("records a dispatcher skip (concurrency forbid) as skipped", async () => {
     await seedRun(ID);
     stubFetch(() => Response.json({ execution_id: ID, call_id: null, status: "skipped" }, { status: 202 }));
