@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -230,37 +231,51 @@ def demo(
     from infra import demo as d
     from infra.local_stack import LocalStack
 
+    # Ctrl-C, and a SIGTERM from a supervisor, both unwind through the stack's `with`, which
+    # stops the Worker and the dispatcher (even when SIGINT was ignored by a parent shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     begin = _utc(start) if start else d.default_start()
     end = begin + timedelta(minutes=round(hours * 60))
     p, cat = d.demo_plan(catalog, chaos)
     expected = d.expected_runs(cat, begin, end)
     shown = err if as_json else out
     faults = d.CHAOS_FAULTS if chaos else None
-    with LocalStack(p, catalog=catalog, faults=faults, dispatch_timeout_ms=1500) as stack:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())  # fmt: skip
-        with Progress(*columns, console=shown, transient=True) as progress:
-            sent = d.simulate(stack, p, begin, end, progress, chaos=chaos)
-            task = progress.add_task("waiting for every run to end", total=None)
-            runs = stack.wait_until_settled(90, expected=sum(map(len, expected.values())))
-            progress.update(task, completed=1, total=1)
-        outcome = d.account(p, expected, runs, stack.executions(), sent, begin, end)
-        if as_json:
-            typer.echo(json.dumps(outcome.as_json(), indent=2))
-        else:
-            d.render(outcome, out)
-            out.print(f"dashboard: {stack.worker_url}/  (user any, password {stack.admin_token})")
-            sample = stack.admin("GET", "/runs?limit=3").json()
-            out.print_json(data=sample)
-        if keep_running:
-            shown.print("the stack stays up; Ctrl-C to stop it")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+    try:
+        with LocalStack(p, catalog=catalog, faults=faults, dispatch_timeout_ms=1500) as stack:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())  # fmt: skip
+            with Progress(*columns, console=shown, transient=True) as progress:
+                sent = d.simulate(stack, p, begin, end, progress, chaos=chaos)
+                task = progress.add_task("waiting for every run to end", total=None)
+                runs = stack.wait_until_settled(90, expected=sum(map(len, expected.values())))
+                progress.update(task, completed=1, total=1)
+            outcome = d.account(p, expected, runs, stack.executions(), sent, begin, end)
+            if as_json:
+                typer.echo(json.dumps(outcome.as_json(), indent=2))
+            else:
+                d.render(outcome, out)
+                out.print(
+                    f"dashboard: {stack.worker_url}/  (user any, password {stack.admin_token})"
+                )
+                sample = stack.admin("GET", "/runs?limit=3").json()
+                out.print_json(data=sample)
+            if keep_running:
+                shown.print("the stack stays up; Ctrl-C to stop it")
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    pass
+    except KeyboardInterrupt:
+        err.print("cronflare: interrupted; everything it started has stopped", markup=False)
+        raise typer.Exit(130) from None
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command("serve-dispatcher")
@@ -313,6 +328,9 @@ def main() -> None:
     """Console-script entry point: run the CLI and never show a traceback."""
     try:
         app()
+    except KeyboardInterrupt:
+        err.print("cronflare: interrupted; everything it started has stopped", markup=False)
+        sys.exit(130)
     except Exception as error:  # a bug: say what, not where
         err.print(f"cronflare: internal error: {type(error).__name__}: {error}", markup=False)
         sys.exit(2)

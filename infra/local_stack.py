@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,10 +132,12 @@ class LocalStack:
         cmd += ["--port", str(self._dispatcher_port), "--store", store]
         if self.faults:
             cmd += ["--faults", json.dumps(self.faults)]
+        # Logs go to files: a pipe nobody drains would block a chatty process once it fills.
+        log = (self.state_dir / "dispatcher.log").open("ab")
         self._dispatcher = subprocess.Popen(
-            cmd, cwd=ROOT, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
+            cmd, cwd=ROOT, env=self._env(), stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
         self._wait(lambda: _get(f"{self.dispatcher_url}/healthz"), self._dispatcher, "dispatcher")
 
     def stop_dispatcher(self) -> None:
@@ -158,18 +161,21 @@ class LocalStack:
             "persist_dir": str(self.state_dir),
             "bindings": bindings,
         }
-        self._worker = subprocess.Popen(
-            [_bin("node"), str(WORKER_SRC / "local" / "runner.mjs")],
-            cwd=WORKER_SRC, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        assert self._worker.stdin and self._worker.stdout and self._worker.stderr
+        log_path = self.state_dir / "worker.log"
+        with log_path.open("ab") as log:
+            self._worker = subprocess.Popen(
+                [_bin("node"), str(WORKER_SRC / "local" / "runner.mjs")],
+                cwd=WORKER_SRC, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                text=True, start_new_session=True,
+            )  # fmt: skip
+        assert self._worker.stdin and self._worker.stdout
         self._worker.stdin.write(json.dumps(config))
         self._worker.stdin.close()
         line = self._worker.stdout.readline()
         if not line:
-            detail = self._worker.stderr.read()[-2000:]
+            detail = log_path.read_text()[-2000:]
             raise StackError(f"the Worker runner did not start:\n{detail}")
+        threading.Thread(target=_drain, args=(self._worker.stdout, log_path), daemon=True).start()
         self.control_url = json.loads(line)["control"]
 
     def _wait(
@@ -178,7 +184,7 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while not ready():
             if proc is not None and proc.poll() is not None:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                err = (self.state_dir / f"{name}.log").read_text()[-2000:]
                 raise StackError(f"the {name} exited with {proc.returncode}:\n{err}")
             if time.monotonic() > deadline:
                 raise StackError(f"the {name} did not start within {timeout:.0f} s")
@@ -229,6 +235,13 @@ class LocalStack:
             if time.monotonic() > deadline:
                 return runs
             time.sleep(0.1)
+
+
+def _drain(stream: Any, path: Path) -> None:
+    """Copy what a process prints after its ready line into its log, so its pipe never fills."""
+    with path.open("a") as log:
+        for line in stream:
+            log.write(line)
 
 
 def _get(url: str) -> bool:

@@ -214,7 +214,7 @@ def test_a_completion_callback_that_fails_at_first_is_retried(make_stack):
 
 
 def _stack_processes() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "runner.mjs" in line or "serve-dispatcher" in line]
 
 
@@ -231,4 +231,26 @@ def test_a_bad_catalog_stops_the_demo_before_anything_starts(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("job x: schedule: hour field '25' is not valid")
     assert "Traceback" not in r.stderr
+    assert _stack_processes() == before
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started():
+    import signal
+
+    before = _stack_processes()
+    cmd = [sys.executable, "-m", "infra.cli", "demo", "--hours", "24"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while len(_stack_processes()) < len(before) + 2:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    time.sleep(1)  # mid-simulation
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 130
+    assert "interrupted; everything it started has stopped" in (
+        proc.stderr.read() if proc.stderr else ""
+    )
+    time.sleep(0.5)
     assert _stack_processes() == before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
+from infra.local_stack import free_port
 from jobs.dispatcher import create_app
 from jobs.executors import LocalExecutor
 from jobs.signing import signed_headers, verify
@@ -68,12 +68,6 @@ def test_replace_kills_the_running_job_and_runs_the_new_one(
     )
     assert by_path["/runs/slow-replace%402026-11-23T09:01Z"]["status"] == "succeeded"
     assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_dispatcher_answers_signed_posts_over_http(test_catalog, callback_server, tmp_path):
