@@ -57,6 +57,7 @@ class DeployPlan(_Frozen):
     native_trigger_limit: int
     cron_triggers: tuple[str, ...]
     catchup_window_minutes: int
+    report_timeout_seconds: int
     queues: Queues
     jobs: tuple[WorkerJob, ...]
     warnings: tuple[str, ...]
@@ -70,6 +71,7 @@ class DeployPlan(_Frozen):
                 "mode",
                 "cron_triggers",
                 "catchup_window_minutes",
+                "report_timeout_seconds",
                 "queues",
                 "jobs",
             },
@@ -134,6 +136,21 @@ def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tupl
     )
 
 
+REPORT_MARGIN_S = 600
+
+
+def report_timeout(jobs: tuple[ResolvedJob, ...]) -> int:
+    """How long a dispatched run may stay silent before the Worker fails it: the longest a job
+    can take on Modal, every attempt and retry delay included, plus a margin.
+    """
+    longest = [
+        j.timeout * j.retries.attempts + int(j.retries.max_delay) * (j.retries.attempts - 1)
+        for j in jobs
+        if j.enabled
+    ]
+    return max(longest, default=0) + REPORT_MARGIN_S
+
+
 def plan(catalog: Catalog, settings: Settings) -> DeployPlan:
     """Check the catalog against the stack and derive the deploy plan, or raise CatalogError."""
     resolved = resolve(catalog, settings.jobs)
@@ -149,6 +166,7 @@ def plan(catalog: Catalog, settings: Settings) -> DeployPlan:
         native_trigger_limit=settings.trigger_limit,
         cron_triggers=triggers,
         catchup_window_minutes=settings.catchup_window_minutes,
+        report_timeout_seconds=report_timeout(resolved.jobs),
         queues=Queues(
             jobs=f"{prefix}-jobs",
             dead_letter=f"{prefix}-jobs-dlq",

@@ -231,7 +231,7 @@ def test_a_bad_catalog_stops_the_demo_before_anything_starts(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("job x: schedule: hour field '25' is not valid")
     assert "Traceback" not in r.stderr
-    assert _stack_processes() == before
+    assert set(_stack_processes()) <= set(before)  # nothing new is left running
 
 
 def test_ctrl_c_stops_the_demo_and_everything_it_started():
@@ -253,4 +253,4 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started():
         proc.stderr.read() if proc.stderr else ""
     )
     time.sleep(0.5)
-    assert _stack_processes() == before
+    assert set(_stack_processes()) <= set(before)  # nothing new is left running

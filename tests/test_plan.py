@@ -90,6 +90,7 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
         "mode",
         "cron_triggers",
         "catchup_window_minutes",
+        "report_timeout_seconds",
         "queues",
         "jobs",
     }
@@ -104,3 +105,10 @@ def test_plan_of_many_jobs_keeps_one_trigger_set():
     many = catalog(*(f"{m} {h} * * *" for h in range(24) for m in range(0, 60, 5)))
     p = plan(many, local_settings())
     assert len(p.jobs) == 288 and p.cron_triggers == ("* * * * *",)
+
+
+def test_the_report_timeout_covers_the_longest_job_with_all_its_attempts():
+    # embeddings-refresh: 30 min, 3 attempts, retry delays up to 60 s: 5,400 + 120 + 600 margin
+    assert plan(CATALOG, local_settings()).report_timeout_seconds == 30 * 60 * 3 + 2 * 60 + 600
+    nothing = plan(catalog("0 0 * * *"), local_settings(jobs={"j0": JobOverride(enabled=False)}))
+    assert nothing.report_timeout_seconds == 600

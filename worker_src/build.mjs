@@ -10,6 +10,7 @@ await build({
   format: "esm",
   platform: "neutral",
   target: "es2022",
+  charset: "utf8",
   minify: true,
   legalComments: "none",
   outfile,

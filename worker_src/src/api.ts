@@ -5,10 +5,10 @@ import { HttpError, isAdmin, json, parseObject, readBody } from "./http";
 import { getRun, insertRuns, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
 import { verify } from "./signing";
 import { enqueue } from "./tick";
-import type { Env, RunStatus } from "./types";
+import { type Env, type RunStatus, TERMINAL } from "./types";
 
-const STATUSES: RunStatus[] = ["queued", "dispatched", "running", "succeeded", "failed", "dead", "skipped"];
-const REPLAYABLE: RunStatus[] = ["failed", "dead", "skipped"];
+const STATUSES: RunStatus[] = ["queued", "dispatched", "running", ...TERMINAL];
+const REPLAYABLE = TERMINAL.slice(1); // failed, dead, skipped
 
 export async function onFetch(req: Request, env: Env): Promise<Response> {
   try {
@@ -154,7 +154,7 @@ async function replay(env: Env, id: string): Promise<Response> {
   )
     .bind(id, new Date().toISOString(), run.status)
     .run();
-  if (res.meta.changes === 0) throw new HttpError(409, "the run changed meanwhile; try again");
+  if (res.meta.changes === 0) throw new HttpError(409, "run changed; retry");
   await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay", status: "queued" }]);
   return json({ execution_id: id, status: "queued" }, 202);
 }

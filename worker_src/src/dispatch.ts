@@ -56,7 +56,7 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
     if (answer.status === "skipped") {
       await setStatus(env.DB, body.execution_id, "skipped", {
         attempts: msg.attempts,
-        last_error: "skipped by the dispatcher: an earlier run is still running (concurrency forbid)",
+        last_error: "skipped: the previous run was still running (concurrency forbid)",
       });
     } else {
       await markDispatched(env.DB, body.execution_id, msg.attempts, answer.call_id ?? null);

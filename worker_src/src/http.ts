@@ -2,6 +2,7 @@
 import { sameSecret } from "./signing";
 
 export const MAX_BODY = 64 * 1024;
+const TOO_BIG = "body over 64 KiB";
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -14,9 +15,9 @@ export const json = (data: unknown, status = 200, headers: Record<string, string
 
 /** The request body as text, refusing more than 64 KiB whatever Content-Length claims. */
 export async function readBody(req: Request): Promise<string> {
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) throw new HttpError(413, "body over 64 KiB");
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) throw new HttpError(413, TOO_BIG);
   const text = await req.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY) throw new HttpError(413, "body over 64 KiB");
+  if (new TextEncoder().encode(text).length > MAX_BODY) throw new HttpError(413, TOO_BIG);
   return text;
 }
 

@@ -66,6 +66,15 @@ export async function markDispatched(db: D1Database, id: string, attempts: numbe
     .run();
 }
 
+/** A run dispatched or running with no word since `before` will never report (its container was
+ * killed, say): fail it, so that every run still ends. */
+export async function failSilentRuns(db: D1Database, before: number): Promise<void> {
+  await db
+    .prepare("UPDATE runs SET status = 'failed', last_error = 'the job never reported', finished_at = ?1, updated_at = ?1 WHERE status IN ('dispatched', 'running') AND updated_at < ?2")
+    .bind(iso(), iso(before))
+    .run();
+}
+
 /** Record an attempt that will be retried: the run stays where it is. */
 export async function noteAttempt(db: D1Database, id: string, attempts: number, error: string): Promise<void> {
   await db

@@ -1,6 +1,6 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
 import { MINUTE, schedulesFor } from "./cron";
-import { advanceMinute, insertRuns, lastMinute, type NewRun } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, lastMinute, type NewRun } from "./runs";
 import type { Env, JobMessage } from "./types";
 
 /** How far back a late tick looks at all; older misses are beyond recording (docs/WORKER.md). */
@@ -57,10 +57,8 @@ export async function enqueue(env: Env, runs: NewRun[]): Promise<void> {
 
 export async function onScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const cfg = env.JOBS;
-  if (cfg?.version !== 1) throw new Error("JOBS binding is missing or not a version 1 plan");
-  if (cfg.mode === "native" && !cfg.cron_triggers.includes(controller.cron)) {
-    console.warn(`trigger ${controller.cron} is not in the plan; evaluating every job anyway`);
-  }
+  if (cfg?.version !== 1) throw new Error("JOBS is not a version 1 plan");
+  if (cfg.mode === "native" && !cfg.cron_triggers.includes(controller.cron)) console.warn("unplanned trigger", controller.cron);
   const now = Math.floor(controller.scheduledTime / MINUTE) * MINUTE;
   const last = await lastMinute(env.DB);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
@@ -68,4 +66,5 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   const created = await insertRuns(env.DB, dueRuns(env, from, now));
   await enqueue(env, created);
   await advanceMinute(env.DB, now);
+  await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
 }

@@ -30,6 +30,8 @@ export interface JobsConfig {
   mode: "native" | "tick";
   cron_triggers: string[];
   catchup_window_minutes: number;
+  /** A dispatched or running run silent for this long is failed: it will never report. */
+  report_timeout_seconds: number;
   queues: {
     jobs: string;
     dead_letter: string;

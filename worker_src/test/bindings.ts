@@ -19,6 +19,7 @@ export const JOBS: JobsConfig = {
   mode: "tick",
   cron_triggers: ["* * * * *"],
   catchup_window_minutes: 60,
+  report_timeout_seconds: 3600,
   queues: { jobs: "cronflare-test-jobs", dead_letter: "cronflare-test-jobs-dlq", max_retries: 2, retry_max_delay_seconds: 300 },
   jobs: [
     job("every-5", "*/5 * * * *"),

@@ -87,6 +87,33 @@ describe("scheduled(), tick mode", () => {
   });
 });
 
+describe("runs that never report", () => {
+  it("are failed once silent longer than the plan's report timeout, and only those", async () => {
+    const { env: e } = recordingEnv({ report_timeout_seconds: 600 });
+    const old = new Date(Date.now() - 601_000).toISOString();
+    const recent = new Date(Date.now() - 60_000).toISOString();
+    const rows: [string, string, string][] = [
+      ["hourly@2026-11-23T07:00Z", "dispatched", old],
+      ["hourly@2026-11-23T08:00Z", "running", old],
+      ["every-5@2026-11-23T08:55Z", "dispatched", recent],
+      ["every-5@2026-11-23T08:50Z", "succeeded", old],
+      ["every-5@2026-11-23T08:45Z", "queued", old],
+    ];
+    for (const [id, status, at] of rows) {
+      await env.DB.prepare(
+        "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at) VALUES (?1, ?2, ?3, 'cron', ?4, ?5, ?5)",
+      ).bind(id, id.split("@")[0], `${id.split("@")[1]!.slice(0, 16)}:00.000Z`, status, at).run();
+    }
+    await tick(e, "2026-11-23T09:01:00Z");
+    const status = Object.fromEntries((await allRuns()).map((r) => [r.execution_id, [r.status, r.last_error]]));
+    expect(status["hourly@2026-11-23T07:00Z"]).toEqual(["failed", "the job never reported"]);
+    expect(status["hourly@2026-11-23T08:00Z"]).toEqual(["failed", "the job never reported"]);
+    expect(status["every-5@2026-11-23T08:55Z"]![0]).toBe("dispatched");
+    expect(status["every-5@2026-11-23T08:50Z"]![0]).toBe("succeeded");
+    expect(status["every-5@2026-11-23T08:45Z"]![0]).toBe("queued"); // still the queue's to retry
+  });
+});
+
 describe("scheduled(), native mode", () => {
   const native = {
     mode: "native" as const,
