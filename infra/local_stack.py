@@ -206,10 +206,6 @@ class LocalStack:
         """Every row of the D1 run log."""
         return self._http.get(f"{self.control_url}/runs", timeout=30).json()
 
-    def pending(self) -> int:
-        """How many runs have not ended yet."""
-        return int(self._http.get(f"{self.control_url}/pending", timeout=30).json()["pending"])
-
     def enqueue(self, message: dict[str, Any]) -> None:
         """Put a message on the jobs queue directly (to deliver one twice)."""
         httpx.post(f"{self.control_url}/enqueue", json=message, timeout=30).raise_for_status()

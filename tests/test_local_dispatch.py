@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from infra.local_stack import free_port
@@ -29,12 +31,18 @@ def dispatch(client, data: dict):
     return client.post("/dispatch", content=raw, headers=signed_headers(KEY, raw)).json()
 
 
-def test_forbid_skips_while_a_slow_job_runs_for_real(
-    test_catalog, callback_server, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("TEST_SLOW_SECONDS", "1.5")
+@pytest.fixture
+def local(test_catalog, tmp_path) -> Iterator[tuple[LocalExecutor, TestClient]]:
+    """The dispatcher with a real LocalExecutor: runs happen in worker processes."""
     executor = LocalExecutor(KEY)
     client = TestClient(create_app(executor, [KEY], SqliteStore(tmp_path / "s.db"), catalog_jobs()))
+    yield executor, client
+    executor.shutdown()
+
+
+def test_forbid_skips_while_a_slow_job_runs_for_real(local, callback_server, monkeypatch):
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "1.5")
+    executor, client = local
     first = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:00Z"))
     second = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:01Z"))
     assert (first["status"], second["status"]) == ("spawned", "skipped")
@@ -42,15 +50,11 @@ def test_forbid_skips_while_a_slow_job_runs_for_real(
     wait_for(lambda: not executor.is_running(first["call_id"]))
     third = dispatch(client, payload("slow-forbid", callback_server.url, "2026-11-23T09:02Z"))
     assert third["status"] == "spawned"
-    executor.shutdown()
 
 
-def test_replace_kills_the_running_job_and_runs_the_new_one(
-    test_catalog, callback_server, tmp_path, monkeypatch
-):
+def test_replace_kills_the_running_job_and_runs_the_new_one(local, callback_server, monkeypatch):
     monkeypatch.setenv("TEST_SLOW_SECONDS", "1")
-    executor = LocalExecutor(KEY)
-    client = TestClient(create_app(executor, [KEY], SqliteStore(tmp_path / "s.db"), catalog_jobs()))
+    executor, client = local
     first = dispatch(client, payload("slow-replace", callback_server.url, "2026-11-23T09:00Z"))
     wait_for(lambda: executor.is_running(first["call_id"]))
     second = dispatch(client, payload("slow-replace", callback_server.url, "2026-11-23T09:01Z"))

@@ -76,8 +76,6 @@ const control = http.createServer(async (req, res) => {
       out = { ...out, pending };
     } else if (req.method === "GET" && req.url === "/runs") {
       out = (await db.prepare("SELECT * FROM runs ORDER BY scheduled_time, execution_id").all()).results;
-    } else if (req.method === "GET" && req.url === "/pending") {
-      out = { pending: await inFlight() };
     } else if (req.method === "POST" && req.url === "/enqueue") {
       await producer.send(JSON.parse(await read(req)));
       out = { ok: true };
