@@ -21,7 +21,7 @@ from infra.plan import DeployPlan, plan
 from infra.settings import Settings, load_stack_settings, local_settings
 from jobs.loader import catalog_ref, load_catalog
 from jobs.model import CatalogError
-from jobs.schedule import next_fires
+from jobs.schedule import iso_utc, next_fires
 from jobs.validate import resolve
 
 app = typer.Typer(
@@ -93,10 +93,6 @@ def _utc(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @app.command()
 @reports_problems
 def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
@@ -135,10 +131,10 @@ def next_(
         jobs = tuple(j for j in jobs if j.enabled)
     fires = {j.name: next_fires(j.cron, j.timezone, start, count) for j in jobs}
     if as_json:
-        data: Any = {k: [_iso(t) for t in v] for k, v in fires.items()}
+        data: Any = {k: [iso_utc(t) for t in v] for k, v in fires.items()}
         typer.echo(json.dumps(data[job] if job else data, indent=2))
         return
-    table = Table(title=f"Next runs after {_iso(start)}", title_justify="left")
+    table = Table(title=f"Next runs after {iso_utc(start)}", title_justify="left")
     for column in ("job", "schedule", "local time", "UTC"):
         table.add_column(column)
     for j in jobs:
@@ -150,7 +146,7 @@ def next_(
                 j.name if i == 0 else "",
                 f"{j.schedule} ({j.timezone})" if i == 0 else "",
                 local,
-                _iso(t) if t else "",
+                iso_utc(t) if t else "",
             )
         table.add_section()
     out.print(table)
@@ -237,8 +233,8 @@ def demo(
     signal.signal(signal.SIGTERM, _interrupt)
     begin = _utc(start) if start else d.default_start()
     end = begin + timedelta(minutes=round(hours * 60))
-    p, cat = d.demo_plan(catalog, chaos)
-    expected = d.expected_runs(cat, begin, end)
+    p = d.demo_plan(catalog, chaos)
+    expected = d.expected_runs(p, begin, end)
     shown = err if as_json else out
     faults = d.CHAOS_FAULTS if chaos else None
     try:

@@ -19,9 +19,7 @@ from infra.local_stack import LocalStack
 from infra.plan import DeployPlan, plan
 from infra.settings import local_settings
 from jobs.loader import load_catalog
-from jobs.model import Catalog
-from jobs.schedule import is_due, iter_fires
-from jobs.validate import resolve
+from jobs.schedule import is_due, iso_utc, iter_fires
 
 MINUTE = timedelta(minutes=1)
 CHAOS_FAULTS = {"first": ["503", "429", "timeout", "503", "429", "timeout"], "timeout_s": 3}
@@ -46,17 +44,13 @@ class Outcome:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso_utc(self.start),
+            "end": iso_utc(self.end),
             "mode": self.mode,
             "jobs": self.jobs,
             "lost": self.lost,
             "duplicates": self.duplicates,
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ms(moment: datetime) -> int:
@@ -67,19 +61,18 @@ def _execution_id(job: str, moment: datetime) -> str:
     return f"{job}@{moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M')}Z"
 
 
-def demo_plan(catalog_ref: str | None, chaos: bool) -> tuple[DeployPlan, Catalog]:
+def demo_plan(catalog_ref: str | None, chaos: bool) -> DeployPlan:
     """The plan the demo deploys locally, with short retry delays so that faults settle fast."""
-    catalog = load_catalog(catalog_ref)
     settings = local_settings(
         retry_max_delay_seconds=4, queue_max_retries=6 if chaos else 3, catchup_window_minutes=60
     )
-    return plan(catalog, settings), catalog
+    return plan(load_catalog(catalog_ref), settings)
 
 
-def expected_runs(catalog: Catalog, start: datetime, end: datetime) -> dict[str, set[str]]:
+def expected_runs(p: DeployPlan, start: datetime, end: datetime) -> dict[str, set[str]]:
     """Execution ids each enabled job should get in [start, end), by jobs/schedule.py."""
     out: dict[str, set[str]] = {}
-    for job in resolve(catalog).jobs:
+    for job in p.jobs:
         if not job.enabled:
             continue
         ids = set()
@@ -179,7 +172,7 @@ def account(
 
 def render(outcome: Outcome, console: Console) -> None:
     """The per-job table."""
-    table = Table(title=f"{_iso(outcome.start)} → {_iso(outcome.end)}, {outcome.mode} mode",
+    table = Table(title=f"{iso_utc(outcome.start)} → {iso_utc(outcome.end)}, {outcome.mode} mode",
                   title_justify="left")  # fmt: skip
     for col in ("job", "expected", "fired", "succeeded", "failed", "dead", "skipped", "p50 start"):
         table.add_column(col, justify="left" if col == "job" else "right")

@@ -167,6 +167,11 @@ def iter_fires(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
             yield instant
 
 
+def iso_utc(moment: datetime) -> str:
+    """An instant as the CLI, the demo and the shared vectors print it: 2026-11-23T09:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def next_fires(cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next `count` fire instants after `after`, in UTC."""
     out: list[datetime] = []

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from jobs.catalog import CATALOG
-from jobs.schedule import next_fires
+from jobs.schedule import iso_utc, next_fires
 from jobs.validate import resolve
 
 PATH = Path(__file__).with_name("cron.json")
@@ -51,10 +51,6 @@ EXTRA = [
 ]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def vectors() -> dict:
     """Every (cron, timezone) case with its next fire times after each start instant."""
     cases = sorted({(j.cron, j.timezone) for j in resolve(CATALOG).jobs} | set(EXTRA))
@@ -67,7 +63,7 @@ def vectors() -> dict:
                     "cron": cron,
                     "timezone": tz,
                     "after": start,
-                    "next": [_iso(t) for t in next_fires(cron, tz, after, COUNT)],
+                    "next": [iso_utc(t) for t in next_fires(cron, tz, after, COUNT)],
                 }
             )
     return {
