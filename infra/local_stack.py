@@ -147,7 +147,6 @@ class LocalStack:
 
     def _start_worker(self) -> None:
         bindings = {
-            "JOBS": self.plan.worker_config(),
             "DISPATCH_URL": f"{self.dispatcher_url}/dispatch",
             "PUBLIC_URL": self.public_url or self.worker_url,
             "SIGNING_KEY": self.signing_key,
@@ -160,6 +159,9 @@ class LocalStack:
             "port": self._worker_port,
             "persist_dir": str(self.state_dir),
             "bindings": bindings,
+            # The plan ships as the module plan.js, as deployed; `plan` gives the runner its queues.
+            "plan": self.plan.worker_config(),
+            "plan_module": self.plan.worker_module(),
         }
         log_path = self.state_dir / "worker.log"
         with log_path.open("ab") as log:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -11,6 +12,7 @@ from jobs.model import Catalog, CatalogError, Concurrency
 from jobs.validate import Resolved, ResolvedJob, resolve
 
 PLAN_VERSION = 1
+WORKER_PLAN_MODULE = "plan.js"  # the name src/index.ts imports it by
 TICK_CRON = "* * * * *"
 Mode = Literal["native", "tick"]
 
@@ -20,7 +22,7 @@ class _Frozen(BaseModel):
 
 
 class WorkerJob(_Frozen):
-    """One job as the Worker reads it from its JOBS binding."""
+    """One job as the Worker reads it from its plan module."""
 
     name: str
     description: str
@@ -62,8 +64,15 @@ class DeployPlan(_Frozen):
     jobs: tuple[WorkerJob, ...]
     warnings: tuple[str, ...]
 
+    def worker_module(self) -> str:
+        """`plan.js`, the ES module uploaded beside the Worker bundle that default-exports
+        worker_config(). A module, not a JSON binding: Cloudflare caps a binding at 5 KB.
+        """
+        body = json.dumps(self.worker_config(), separators=(",", ":"), sort_keys=True)
+        return f"export default {body};\n"
+
     def worker_config(self) -> dict[str, Any]:
-        """The JSON the Worker receives as its JOBS binding: no secrets, nothing it does not use."""
+        """The plan as the Worker reads it (env.JOBS): no secrets, nothing it does not use."""
         return self.model_dump(
             mode="json",
             include={

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from jobs.model import CatalogError, JobOverride, error_message
 
@@ -19,6 +26,8 @@ NAMESPACE = "cronflare"
 TRIGGER_LIMITS = {"free": 5, "paid": 250}  # Cloudflare cron triggers per account, by plan
 SECRET_KEYS = frozenset({"alertWebhookUrl"})
 ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
+DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s?#]*)?$")
 STACK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
@@ -54,6 +63,13 @@ class Settings(BaseModel):
     queue_max_retries: int = Field(default=5, ge=0, le=100)
     queue_max_wait_time_ms: int = Field(default=50, ge=0, le=60_000)
     retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
+    # The account's workers.dev subdomain: the Worker is served at <script>.<this>.workers.dev.
+    workers_subdomain: str | None = None
+    # Where the Worker POSTs due runs, until the ModalDeployment resource provides it.
+    dispatcher_url: str | None = None
+    # Signing keys are RandomPasswords named by generation; rotation moves these two numbers.
+    signing_key_generation: int = Field(default=1, ge=1)
+    next_signing_key_generation: int | None = Field(default=None, ge=1)
     # Output[str] inside a Pulumi program, SecretRef when read from the stack file: never text.
     alert_webhook_url: Any = Field(default=None, repr=False, exclude=True)
     jobs: dict[str, JobOverride] = Field(default_factory=dict)
@@ -65,12 +81,43 @@ class Settings(BaseModel):
             raise ValueError("must be the 32-character hex Cloudflare account id")
         return value
 
+    @field_validator("workers_subdomain")
+    @classmethod
+    def _workers_subdomain(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL.match(value):
+            raise ValueError(
+                "must be the account's workers.dev subdomain, one lowercase DNS label such as "
+                "acme (for acme.workers.dev)"
+            )
+        return value
+
+    @field_validator("dispatcher_url")
+    @classmethod
+    def _dispatcher_url(cls, value: str | None) -> str | None:
+        if value is not None and not HTTPS_URL.match(value):
+            raise ValueError(
+                "must be the dispatcher's https:// base URL with no query, such as "
+                "https://acme--cronflare-prod.modal.run"
+            )
+        return None if value is None else value.rstrip("/")
+
     @field_validator("stack")
     @classmethod
     def _stack(cls, value: str) -> str:
         if not STACK_NAME.match(value):
             raise ValueError("stack names must be lowercase letters, digits and '-' (at most 32)")
         return value
+
+    @model_validator(mode="after")
+    def _rotation(self) -> Settings:
+        if self.next_signing_key_generation == self.signing_key_generation:
+            raise PydanticCustomError(
+                "rotation",
+                "config {ns}:nextSigningKeyGeneration: must differ from signingKeyGeneration "
+                "({n}); remove it when no rotation is under way",
+                {"ns": NAMESPACE, "n": self.signing_key_generation},
+            )
+        return self
 
     @property
     def trigger_limit(self) -> int:
@@ -89,9 +136,16 @@ CONFIG_KEYS = frozenset(to_camel(name) for name in Settings.model_fields if name
 
 
 def settings_from_config(
-    values: Mapping[str, Any], stack: str, *, require_account: bool
+    values: Mapping[str, Any],
+    stack: str,
+    *,
+    require_account: bool,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Settings:
-    """Build Settings from `cronflare:` config values (keys without the namespace)."""
+    """Build Settings from `cronflare:` config values (keys without the namespace).
+
+    Values of `secret_keys` arrive still sealed (a SecretRef, or an Output inside Pulumi).
+    """
     problems: list[str] = []
     clean: dict[str, Any] = {"stack": stack}
     for key, value in values.items():
@@ -99,16 +153,13 @@ def settings_from_config(
             close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
             hint = f" (did you mean {NAMESPACE}:{close[0]}?)" if close else ""
             problems.append(f"config {NAMESPACE}:{key}: unknown key{hint}")
-        elif key in SECRET_KEYS and isinstance(value, str):
+        elif key in SECRET_KEYS and key not in secret_keys:
             problems.append(
                 f"config {NAMESPACE}:{key}: is a secret and must not be stored in clear; set it "
                 f"with `pulumi config set --secret {NAMESPACE}:{key} <value>`"
             )
-        elif isinstance(value, dict) and set(value) == {"secure"}:
-            if key not in SECRET_KEYS:
-                problems.append(f"config {NAMESPACE}:{key}: is not a secret; set it in clear")
-            else:
-                clean[key] = SecretRef(value["secure"])
+        elif key in secret_keys and key not in SECRET_KEYS:
+            problems.append(f"config {NAMESPACE}:{key}: is not a secret; set it in clear")
         else:
             clean[key] = value
     if require_account and "accountId" not in values:
@@ -116,12 +167,13 @@ def settings_from_config(
             f"config {NAMESPACE}:accountId: required; set it with "
             f"`pulumi config set {NAMESPACE}:accountId <32-hex account id>`"
         )
+    try:
+        settings = Settings.model_validate(clean)
+    except ValidationError as err:
+        raise CatalogError(problems + [_config_line(e) for e in err.errors()]) from None
     if problems:
         raise CatalogError(problems)
-    try:
-        return Settings.model_validate(clean)
-    except ValidationError as err:
-        raise CatalogError([_config_line(e) for e in err.errors()]) from None
+    return settings
 
 
 def _config_line(error: ErrorDetails) -> str:
@@ -129,6 +181,8 @@ def _config_line(error: ErrorDetails) -> str:
     message = error_message(error)
     if loc and loc[0] == "jobs" and len(loc) >= 3:
         return f"job {loc[1]}: {'.'.join(loc[2:])}: {message} (config {NAMESPACE}:jobs)"
+    if not loc:
+        return message
     if loc == ["stack"]:
         return f"stack: {message}"
     return f"config {NAMESPACE}:{'.'.join(loc)}: {message}"
@@ -155,12 +209,17 @@ def load_stack_settings(stack: str, root: Path | None = None) -> Settings:
     config = document.get("config") or {} if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise CatalogError([f"stack {stack}: {path.name}: `config` must be a mapping"])
-    values = {
-        key.partition(":")[2]: value
-        for key, value in config.items()
-        if isinstance(key, str) and key.partition(":")[0] == NAMESPACE
-    }
-    return settings_from_config(values, stack, require_account=True)
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for full_key, value in config.items():
+        namespace, _, key = str(full_key).partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.add(key)
+            value = SecretRef(value["secure"])
+        values[key] = value
+    return settings_from_config(values, stack, require_account=True, secret_keys=frozenset(secret))
 
 
 def local_settings(**overrides: Any) -> Settings:

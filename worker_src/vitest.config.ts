@@ -23,6 +23,8 @@ export default defineConfig(async () => {
         },
       }),
     ],
+    // The deployed plan.js module is uploaded beside the bundle; tests get the fixture instead.
+    resolve: { alias: [{ find: /^\.\/plan\.js$/, replacement: path.join(import.meta.dirname, "test/plan.ts") }] },
     server: { fs: { allow: [path.join(import.meta.dirname, "..")] } },
     test: { include: ["test/**/*.test.ts"], setupFiles: ["./test/setup.ts"] },
   };

@@ -1,7 +1,9 @@
 // The local stack's Worker: dist/worker.js in workerd through miniflare's Node API, with a real
 // D1 (migrations applied), the real queue and dead-letter queue, and a small control server the
 // Python orchestrator drives (scheduled() at a given time, the raw run log, duplicate messages).
-// Reads its configuration as JSON on stdin; prints one JSON line when ready; stops on SIGTERM.
+// Reads its configuration as JSON on stdin ({port, persist_dir, bindings, plan, plan_module});
+// prints one JSON line when ready; stops on SIGTERM. The plan loads as the module plan.js beside
+// the bundle, as Cloudflare gets it; `plan` is the same config, for the queue names.
 import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
@@ -9,14 +11,17 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 const root = new URL("..", import.meta.url).pathname;
 const cfg = JSON.parse(readFileSync(0, "utf8"));
 const { compatibility_date } = JSON.parse(readFileSync(root + "worker.config.json", "utf8"));
-const queues = cfg.bindings.JOBS.queues;
+const queues = cfg.plan.queues;
 
 const mf = new Miniflare(
   convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: cfg.port,
-    modules: true,
-    scriptPath: root + "dist/worker.js",
+    modulesRoot: root + "dist", // module names "worker.js" and "plan.js", as uploaded
+    modules: [
+      { type: "ESModule", path: root + "dist/worker.js" },
+      { type: "ESModule", path: root + "dist/plan.js", contents: cfg.plan_module },
+    ],
     compatibilityDate: compatibility_date,
     d1Databases: ["DB"],
     d1Persist: cfg.persist_dir ? `${cfg.persist_dir}/d1` : false,

@@ -2,7 +2,7 @@
 import { schedulesFor } from "./cron";
 import { renderDashboard } from "./dashboard";
 import { HttpError, isAdmin, json, parseObject, readBody } from "./http";
-import { getRun, insertRuns, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
+import { getRun, insertRuns, iso, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
 import { verify } from "./signing";
 import { enqueue } from "./tick";
 import { type Env, type RunStatus, TERMINAL } from "./types";
@@ -115,7 +115,7 @@ async function callback(req: Request, env: Env, id: string): Promise<Response> {
   if (!run) throw new HttpError(404, "no such run");
   const changed = await setStatus(env.DB, id, status, {
     started_at: started ?? undefined,
-    finished_at: status === "running" ? undefined : (finished ?? new Date().toISOString()),
+    finished_at: status === "running" ? undefined : (finished ?? iso()),
     last_error: status === "failed" ? (error ?? "failed") : null,
   });
   if (changed) return json({ execution_id: id, status });
@@ -128,7 +128,7 @@ function isoField(body: Record<string, unknown>, key: string): string | null {
   const value = body[key];
   if (value === undefined || value === null) return null;
   if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw new HttpError(422, `${key} must be an ISO 8601 time`);
-  return new Date(value).toISOString();
+  return iso(value);
 }
 
 async function runNow(env: Env, name: string): Promise<Response> {
@@ -137,7 +137,7 @@ async function runNow(env: Env, name: string): Promise<Response> {
   const run = {
     execution_id: `${name}@manual-${crypto.randomUUID()}`,
     job: name,
-    scheduled_time: new Date().toISOString(),
+    scheduled_time: iso(),
     trigger: "manual" as const,
     status: "queued" as const,
   };
@@ -152,7 +152,7 @@ async function replay(env: Env, id: string): Promise<Response> {
   const res = await env.DB.prepare(
     `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, finished_at = NULL, updated_at = ?2 WHERE execution_id = ?1 AND status = ?3`,
   )
-    .bind(id, new Date().toISOString(), run.status)
+    .bind(id, iso(), run.status)
     .run();
   if (res.meta.changes === 0) throw new HttpError(409, "run changed; retry");
   await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay", status: "queued" }]);
@@ -164,7 +164,7 @@ async function jobsWithNextRuns(env: Env) {
   const now = Date.now();
   return schedulesFor(env.JOBS.jobs).map((s) => ({
     ...s.job,
-    next: s.job.enabled ? s.upcoming(now, 3).map((t) => new Date(t).toISOString()) : [],
+    next: s.job.enabled ? s.upcoming(now, 3).map((t) => iso(t)) : [],
     last: last.get(s.job.name) ?? null,
   }));
 }

@@ -1,11 +1,15 @@
 /** cronflare's Worker: Cloudflare keeps the time, Modal runs the jobs (DESIGN.md §5). */
 import { onFetch } from "./api";
 import { onQueue } from "./dispatch";
+import plan from "./plan.js";
 import { onScheduled } from "./tick";
-import type { Env, JobMessage } from "./types";
+import type { Bindings, Env, JobMessage } from "./types";
+
+// A JOBS binding, when present, overrides the plan module (tests, local overrides).
+const withPlan = (env: Bindings): Env => ({ JOBS: plan, ...env });
 
 export default {
-  fetch: (req, env, _ctx) => onFetch(req, env),
-  scheduled: (controller, env, _ctx) => onScheduled(controller, env),
-  queue: (batch, env, _ctx) => onQueue(batch, env),
-} satisfies ExportedHandler<Env, JobMessage>;
+  fetch: (req, env, _ctx) => onFetch(req, withPlan(env)),
+  scheduled: (controller, env, _ctx) => onScheduled(controller, withPlan(env)),
+  queue: (batch, env, _ctx) => onQueue(batch, withPlan(env)),
+} satisfies ExportedHandler<Bindings, JobMessage>;

@@ -11,7 +11,8 @@ export interface NewRun {
   last_error?: string;
 }
 
-const iso = (ms = Date.now()) => new Date(ms).toISOString();
+/** An instant as the run log stores it: ISO 8601 UTC, to the millisecond. */
+export const iso = (t: number | string = Date.now()) => new Date(t).toISOString();
 
 /** Insert runs that do not exist yet; return the ones this call created. */
 export async function insertRuns(db: D1Database, runs: NewRun[]): Promise<NewRun[]> {

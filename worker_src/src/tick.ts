@@ -1,6 +1,6 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
 import { MINUTE, schedulesFor } from "./cron";
-import { advanceMinute, failSilentRuns, insertRuns, lastMinute, type NewRun } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, iso, lastMinute, type NewRun } from "./runs";
 import type { Env, JobMessage } from "./types";
 
 /** How far back a late tick looks at all; older misses are beyond recording (docs/WORKER.md). */
@@ -8,7 +8,7 @@ export const MAX_LOOKBACK_MS = 7 * 24 * 60 * MINUTE;
 
 /** `<job>@2026-11-23T09:00Z`: the deterministic id that makes a duplicate fire a no-op. */
 export const executionId = (job: string, minute: number) =>
-  `${job}@${new Date(minute).toISOString().slice(0, 16)}Z`;
+  `${job}@${iso(minute).slice(0, 16)}Z`;
 
 /** The runs due in (from, to]: `cron` at `to`, `catchup` before it, `skipped` beyond the window. */
 export function dueRuns(env: Env, from: number, to: number): NewRun[] {
@@ -22,7 +22,7 @@ export function dueRuns(env: Env, from: number, to: number): NewRun[] {
       runs.push({
         execution_id: executionId(s.job.name, t),
         job: s.job.name,
-        scheduled_time: new Date(t).toISOString(),
+        scheduled_time: iso(t),
         trigger: t === to ? "cron" : "catchup",
         status: late ? "skipped" : "queued",
         last_error: late ? `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window` : undefined,
@@ -48,7 +48,7 @@ export async function enqueue(env: Env, runs: NewRun[]): Promise<void> {
         chunk.map((m) =>
           env.DB.prepare(
             "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id = ?1 AND status = 'queued'",
-          ).bind(m.execution_id, reason, new Date().toISOString()),
+          ).bind(m.execution_id, reason, iso()),
         ),
       );
     }

@@ -24,7 +24,7 @@ export interface JobSpec {
   timeout: number;
 }
 
-/** The JOBS binding: DeployPlan.worker_config(). */
+/** The deploy plan's Worker view: DeployPlan.worker_config(), shipped as the plan.js module. */
 export interface JobsConfig {
   version: 1;
   mode: "native" | "tick";
@@ -41,6 +41,7 @@ export interface JobsConfig {
   jobs: JobSpec[];
 }
 
+/** The env handlers see: JOBS is always there (the plan module unless a binding overrides it). */
 export interface Env {
   JOBS: JobsConfig;
   DB: D1Database;
@@ -54,6 +55,9 @@ export interface Env {
   /** Optional: how long one dispatch POST may take, in ms (default 15000). */
   DISPATCH_TIMEOUT_MS?: string;
 }
+
+/** The env Cloudflare binds: JOBS only as an override (tests); normally it comes from plan.js. */
+export type Bindings = Omit<Env, "JOBS"> & { JOBS?: JobsConfig };
 
 /** What goes on the queue for each due run. */
 export interface JobMessage {

@@ -2,13 +2,14 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signedHeaders } from "../src/signing";
-import type { Env } from "../src/types";
+import type { Bindings } from "../src/types";
+import { JOBS } from "./bindings";
 import { allRuns, type IncomingRequest, recordingEnv, seedRun, worker } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
 const BEARER = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
-async function call(path: string, init: RequestInit = {}, e: Env = env) {
+async function call(path: string, init: RequestInit = {}, e: Bindings = env) {
   const res = await worker.fetch!(new Request(`https://cronflare.test${path}`, init) as IncomingRequest, e, createExecutionContext());
   const text = await res.text();
   let body: any = text;
@@ -28,6 +29,16 @@ async function report(id: string, payload: unknown, key = env.SIGNING_KEY, now =
 describe("GET /healthz", () => {
   it("is public", async () => {
     expect(await call("/healthz")).toMatchObject({ status: 200, body: { ok: true, mode: "tick", jobs: 5 } });
+  });
+
+  it("reports the plan module's jobs when there is no JOBS binding", async () => {
+    expect(env.JOBS).toBeUndefined();
+    expect(await call("/healthz")).toMatchObject({ body: { mode: JOBS.mode, jobs: JOBS.jobs.length } });
+  });
+
+  it("reports a JOBS binding's jobs instead, when there is one", async () => {
+    const override = { ...env, JOBS: { ...JOBS, mode: "native" as const, jobs: JOBS.jobs.slice(0, 2) } };
+    expect(await call("/healthz", {}, override)).toMatchObject({ body: { mode: "native", jobs: 2 } });
   });
 });
 

@@ -1,4 +1,4 @@
-/** Bindings of the test Worker: a small tick-mode JOBS config and fixed test secrets. */
+/** Bindings of the test Worker (fixed test secrets) and its small tick-mode plan, JOBS. */
 import type { JobsConfig, JobSpec } from "../src/types";
 
 export const job = (name: string, cron: string, extra: Partial<JobSpec> = {}): JobSpec => ({
@@ -30,8 +30,8 @@ export const JOBS: JobsConfig = {
   ],
 };
 
+// No JOBS: the Worker reads JOBS from the plan module (test/plan.ts), as deployed.
 export const TEST_BINDINGS = {
-  JOBS,
   DISPATCH_URL: "https://dispatch.test/dispatch",
   PUBLIC_URL: "https://cronflare.test",
   SIGNING_KEY: "test-signing-key",

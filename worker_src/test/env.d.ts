@@ -1,8 +1,8 @@
-import type { Env as WorkerEnv } from "../src/types";
+import type { Bindings } from "../src/types";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
+    interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
     }
   }

@@ -3,14 +3,16 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../src/index";
-import type { Env, JobMessage, JobsConfig, RunRow } from "../src/types";
+import type { Bindings, Env, JobMessage, JobsConfig, RunRow } from "../src/types";
+import { JOBS } from "./bindings";
 
 export { worker };
 
 /** A Request typed as one the Worker receives from the edge. */
 export type IncomingRequest = Request<unknown, IncomingRequestCfProperties>;
 
-/** The test env with a queue that records what is sent instead of delivering it. */
+/** The test env with a queue that records what is sent instead of delivering it, and a JOBS
+ * binding (the test plan with `config` over it) that overrides the plan module. */
 export function recordingEnv(config: Partial<JobsConfig> = {}, extra: Partial<Env> = {}) {
   const sent: JobMessage[] = [];
   const queue = {
@@ -19,12 +21,12 @@ export function recordingEnv(config: Partial<JobsConfig> = {}, extra: Partial<En
       for (const m of batch) sent.push(m.body);
     },
   } as unknown as Queue<JobMessage>;
-  const testEnv: Env = { ...env, JOBS: { ...env.JOBS, ...config }, JOBS_QUEUE: queue, ...extra };
+  const testEnv: Env = { ...env, JOBS: { ...JOBS, ...config }, JOBS_QUEUE: queue, ...extra };
   return { env: testEnv, sent };
 }
 
 /** Fire scheduled() for a minute, as Cloudflare would. */
-export async function tick(testEnv: Env, at: string, cron = "* * * * *") {
+export async function tick(testEnv: Bindings, at: string, cron = "* * * * *") {
   const controller = createScheduledController({ scheduledTime: new Date(at), cron });
   const ctx = createExecutionContext();
   await worker.scheduled!(controller, testEnv, ctx);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { backoffSeconds } from "../src/dispatch";
 import { verify } from "../src/signing";
 import type { JobMessage } from "../src/types";
+import { JOBS } from "./bindings";
 import { allRuns, seedRun, stubFetch, worker } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
@@ -29,8 +30,8 @@ async function deliver(queue: string, messages: ReturnType<typeof message>[]) {
   await worker.queue!(batch, env, ctx);
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
-const main = (...m: ReturnType<typeof message>[]) => deliver(env.JOBS.queues.jobs, m);
-const dlq = (...m: ReturnType<typeof message>[]) => deliver(env.JOBS.queues.dead_letter, m);
+const main = (...m: ReturnType<typeof message>[]) => deliver(JOBS.queues.jobs, m);
+const dlq = (...m: ReturnType<typeof message>[]) => deliver(JOBS.queues.dead_letter, m);
 const run = async (id = ID) => (await allRuns()).find((r) => r.execution_id === id)!;
 
 describe("queue(): dispatch", () => {
@@ -140,7 +141,7 @@ describe("queue(): dispatch", () => {
     await seedRun(ID);
     stubFetch(() => Response.json({ call_id: "fc", status: "spawned" }));
     const broken = { ...env, DB: { prepare: () => { throw new Error("D1 down"); } } as unknown as D1Database };
-    const batch = createMessageBatch<JobMessage>(env.JOBS.queues.jobs, [message(ID, 1)]);
+    const batch = createMessageBatch<JobMessage>(JOBS.queues.jobs, [message(ID, 1)]);
     const ctx = createExecutionContext();
     await worker.queue!(batch, broken, ctx);
     const result = await getQueueResult(batch, ctx);

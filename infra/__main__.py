@@ -1,0 +1,24 @@
+"""cronflare's Pulumi program: settings, then the plan, then Cloudflare, then the stack outputs."""
+
+import pulumi
+
+from infra.program import program_inputs
+from infra.scheduler import CloudflareScheduler, CloudflareSchedulerArgs
+
+settings, plan, bundle = program_inputs()
+
+scheduler = CloudflareScheduler(
+    settings.name_prefix, CloudflareSchedulerArgs.from_settings(settings, plan, bundle)
+)
+
+pulumi.export("workerUrl", scheduler.worker_url)
+pulumi.export("dispatcherUrl", settings.dispatcher_url)
+pulumi.export("mode", plan.mode)
+pulumi.export("modeReason", plan.mode_reason)
+pulumi.export("cronTriggers", list(plan.cron_triggers))
+pulumi.export("d1DatabaseId", scheduler.d1_database_id)
+pulumi.export("queueNames", {"jobs": plan.queues.jobs, "deadLetter": plan.queues.dead_letter})
+pulumi.export("jobCount", len(plan.jobs))
+pulumi.export("enabledJobCount", sum(j.enabled for j in plan.jobs))
+pulumi.export("adminToken", scheduler.admin_token)
+pulumi.export("signingKey", scheduler.signing_key)
