@@ -1,18 +1,16 @@
-"""cronflare's Pulumi program: settings, then the plan, then Cloudflare, then the stack outputs."""
+"""cronflare's Pulumi program: settings, then the plan, then the scheduler, then the outputs."""
 
 import pulumi
 
 from infra.program import program_inputs
-from infra.scheduler import CloudflareScheduler, CloudflareSchedulerArgs
+from infra.scheduler import Scheduler, SchedulerArgs
 
 settings, plan, bundle = program_inputs()
 
-scheduler = CloudflareScheduler(
-    settings.name_prefix, CloudflareSchedulerArgs.from_settings(settings, plan, bundle)
-)
+scheduler = Scheduler(settings.name_prefix, SchedulerArgs.from_settings(settings, plan, bundle))
 
 pulumi.export("workerUrl", scheduler.worker_url)
-pulumi.export("dispatcherUrl", settings.dispatcher_url)
+pulumi.export("dispatcherUrl", scheduler.dispatcher_url)
 pulumi.export("mode", plan.mode)
 pulumi.export("modeReason", plan.mode_reason)
 pulumi.export("cronTriggers", list(plan.cron_triggers))

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra import drift as drift_check
 from infra.plan import DeployPlan, plan
 from infra.settings import Settings, load_stack_settings, local_settings
 from jobs.loader import catalog_ref, load_catalog
@@ -200,6 +201,53 @@ def plan_(
     disabled = [j.name for j in p.jobs if not j.enabled]
     if disabled:
         out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
+
+
+@app.command()
+def drift(
+    stack: Annotated[
+        str | None, typer.Option("--stack", help="run `pulumi preview --refresh` on this stack")
+    ] = None,
+    from_json: Annotated[
+        str | None,
+        typer.Option("--from-json", help="summarise a saved `pulumi preview --json` ('-': stdin)"),
+    ] = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="print Markdown, for a CI step summary")
+    ] = False,
+) -> None:
+    """Find drift between the program, Pulumi's state and the cloud.
+
+    Exit 0: no drift. 1: drift. 2: cannot check (no pulumi CLI, no login, no stack, bad JSON).
+    """
+    if (stack is None) == (from_json is None):
+        raise typer.BadParameter("give exactly one of --stack or --from-json")
+    if as_json and markdown:
+        raise typer.BadParameter("give at most one of --json or --markdown")
+    target = f"stack {stack}" if stack else str(from_json)
+    try:
+        if stack:
+            report = drift_check.check_stack(stack)
+        else:
+            stdin = sys.stdin.read() if from_json == "-" else None
+            report = drift_check.read_preview_file(str(from_json), stdin)
+    except drift_check.DriftCheckError as error:
+        err.print(f"cannot check drift: {error}", markup=False)
+        if as_json:
+            typer.echo(drift_check.as_json(None, target, str(error)))
+        elif markdown:
+            typer.echo(drift_check.as_markdown(None, target, str(error)), nl=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(drift_check.as_json(report, target))
+    elif markdown:
+        typer.echo(drift_check.as_markdown(report, target), nl=False)
+    else:
+        if report.drifted:
+            out.print(drift_check.rich_table(report, f"Drift in {target}"))
+        out.print(report.verdict(target), markup=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

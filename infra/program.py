@@ -20,14 +20,10 @@ DEPLOY_KEYS = {
         "required to deploy: your account's workers.dev subdomain (Workers & Pages → Overview → "
         "Subdomain); set it with `pulumi config set cronflare:workersSubdomain <name>`"
     ),
-    "dispatcherUrl": (
-        "required to deploy: the Modal dispatcher's URL (`modal deploy -m jobs.modal_app` prints "
-        "it); set it with `pulumi config set cronflare:dispatcherUrl https://...modal.run`"
-    ),
 }
 
 # Kept as text even when they look like JSON numbers (an all-digit account id, say).
-_TEXT_KEYS = frozenset({"accountId", "workersSubdomain", "dispatcherUrl", "modalEnvironment"})
+_TEXT_KEYS = frozenset({"accountId", "workersSubdomain", "modalEnvironment"})
 
 
 def _config_values() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""CloudflareScheduler: the Worker, its cron triggers, queues, consumers and D1, from one plan."""
+"""Scheduler: one stack's Modal app, and the Worker with its triggers, queues and D1."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pulumi_cloudflare as cloudflare
 import pulumi_random as random
 
 from infra.bundle import WORKER_SRC, Bundle
+from infra.d1_migrations import D1Migrations, D1MigrationsArgs
+from infra.modal_deploy import ModalDeployment, ModalDeploymentArgs, source_hash
 from infra.plan import WORKER_PLAN_MODULE, DeployPlan
 from infra.settings import Settings
 
@@ -25,14 +27,16 @@ DLQ_CONSUMER_RETRIES = 3
 
 
 @dataclass(frozen=True)
-class CloudflareSchedulerArgs:
+class SchedulerArgs:
     """What the scheduler needs: the plan, where it lives, and the few values the plan has not."""
 
     account_id: str
     plan: DeployPlan
     bundle: Bundle
-    dispatcher_url: pulumi.Input[str]
     workers_subdomain: str
+    modal_environment: str
+    source_hash: str
+    job_overrides: str = "{}"
     signing_key_generation: int = 1
     next_signing_key_generation: int | None = None
     alert_webhook_url: pulumi.Input[str] | None = None
@@ -40,14 +44,20 @@ class CloudflareSchedulerArgs:
     @classmethod
     def from_settings(cls, settings: Settings, plan: DeployPlan, bundle: Bundle) -> Self:
         """Args for a stack whose settings program_inputs() has checked for a deploy."""
-        if not (settings.account_id and settings.dispatcher_url and settings.workers_subdomain):
+        if not (settings.account_id and settings.workers_subdomain):
             raise ValueError("settings were not checked for a deploy: use program_inputs()")
+        overrides = json.dumps(
+            {n: o.model_dump(mode="json", exclude_none=True) for n, o in settings.jobs.items()},
+            sort_keys=True,
+        )
         return cls(
             account_id=settings.account_id,
             plan=plan,
             bundle=bundle,
-            dispatcher_url=settings.dispatcher_url,
             workers_subdomain=settings.workers_subdomain,
+            modal_environment=settings.modal_environment,
+            source_hash=source_hash([j.model_dump(mode="json") for j in plan.jobs], overrides),
+            job_overrides=overrides,
             signing_key_generation=settings.signing_key_generation,
             next_signing_key_generation=settings.next_signing_key_generation,
             alert_webhook_url=settings.alert_webhook_url,
@@ -64,19 +74,20 @@ def _signing_key(name: str, generation: int, parent: pulumi.Resource) -> random.
     )
 
 
-class CloudflareScheduler(pulumi.ComponentResource):
-    """Everything on Cloudflare for one stack. Children are named after the component."""
+class Scheduler(pulumi.ComponentResource):
+    """Everything one stack runs on, Modal and Cloudflare. Children are named after it."""
 
     worker_url: pulumi.Output[str]
+    dispatcher_url: pulumi.Output[str]
     script_name: pulumi.Output[str]
     d1_database_id: pulumi.Output[str]
     admin_token: pulumi.Output[str]
     signing_key: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: CloudflareSchedulerArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("cronflare:index:CloudflareScheduler", name, None, opts)
+        super().__init__("cronflare:index:Scheduler", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         plan, account = args.plan, args.account_id
         script = plan.name_prefix
@@ -88,9 +99,24 @@ class CloudflareScheduler(pulumi.ComponentResource):
             else None
         )
         admin = random.RandomPassword(f"{name}-admin-token", length=40, special=False, opts=child)
+        keys = [signing.result] + ([signing_next.result] if signing_next is not None else [])
+        modal = ModalDeployment(
+            f"{name}-modal",
+            ModalDeploymentArgs(
+                app_name=script,
+                environment=args.modal_environment,
+                source_hash=args.source_hash,
+                signing_keys=pulumi.Output.all(*keys),
+                job_overrides=args.job_overrides,
+            ),
+            opts=child,
+        )
 
         db = cloudflare.D1Database(
             f"{name}-db", account_id=account, name=f"{script}-runs", opts=child
+        )
+        migrations = D1Migrations(
+            f"{name}-migrations", D1MigrationsArgs.from_folder(account, db.uuid), opts=child
         )
         jobs_queue = cloudflare.Queue(
             f"{name}-jobs", account_id=account, queue_name=plan.queues.jobs, opts=child
@@ -108,7 +134,7 @@ class CloudflareScheduler(pulumi.ComponentResource):
             cloudflare.WorkersScriptBindingArgs(
                 name="DISPATCH_URL",
                 type="plain_text",
-                text=pulumi.Output.concat(args.dispatcher_url, "/dispatch"),
+                text=pulumi.Output.concat(modal.dispatcher_url, "/dispatch"),
             ),
             cloudflare.WorkersScriptBindingArgs(
                 name="PUBLIC_URL", type="plain_text", text=worker_url
@@ -154,7 +180,8 @@ class CloudflareScheduler(pulumi.ComponentResource):
             compatibility_date=COMPATIBILITY_DATE,
             bindings=bindings,
             observability=cloudflare.WorkersScriptObservabilityArgs(enabled=True),
-            opts=child,
+            # The new code may read a column the migration adds: schema first, then code.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[migrations]),
         )
 
         q = plan.queues
@@ -199,6 +226,7 @@ class CloudflareScheduler(pulumi.ComponentResource):
         )
 
         self.script_name = worker.script_name
+        self.dispatcher_url = modal.dispatcher_url
         self.worker_url = subdomain.enabled.apply(lambda _: worker_url)
         self.d1_database_id = db.uuid
         self.admin_token = pulumi.Output.secret(admin.result)
@@ -207,6 +235,7 @@ class CloudflareScheduler(pulumi.ComponentResource):
             {
                 "worker_url": self.worker_url,
                 "script_name": self.script_name,
+                "dispatcher_url": self.dispatcher_url,
                 "d1_database_id": self.d1_database_id,
                 "admin_token": self.admin_token,
                 "signing_key": self.signing_key,

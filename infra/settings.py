@@ -27,7 +27,6 @@ TRIGGER_LIMITS = {"free": 5, "paid": 250}  # Cloudflare cron triggers per accoun
 SECRET_KEYS = frozenset({"alertWebhookUrl"})
 ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s?#]*)?$")
 STACK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
@@ -65,8 +64,6 @@ class Settings(BaseModel):
     retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
     # The account's workers.dev subdomain: the Worker is served at <script>.<this>.workers.dev.
     workers_subdomain: str | None = None
-    # Where the Worker POSTs due runs, until the ModalDeployment resource provides it.
-    dispatcher_url: str | None = None
     # Signing keys are RandomPasswords named by generation; rotation moves these two numbers.
     signing_key_generation: int = Field(default=1, ge=1)
     next_signing_key_generation: int | None = Field(default=None, ge=1)
@@ -90,16 +87,6 @@ class Settings(BaseModel):
                 "acme (for acme.workers.dev)"
             )
         return value
-
-    @field_validator("dispatcher_url")
-    @classmethod
-    def _dispatcher_url(cls, value: str | None) -> str | None:
-        if value is not None and not HTTPS_URL.match(value):
-            raise ValueError(
-                "must be the dispatcher's https:// base URL with no query, such as "
-                "https://acme--cronflare-prod.modal.run"
-            )
-        return None if value is None else value.rstrip("/")
 
     @field_validator("stack")
     @classmethod

@@ -1,7 +1,8 @@
 """The Modal app, assembled from the catalog: one function per enabled job, plus the dispatcher.
 
-Deployed with `modal deploy -m jobs.modal_app`; CRONFLARE_APP_NAME names the app per stack, and
-CRONFLARE_CATALOG picks the catalog. Importing this module needs no Modal credentials.
+Deployed with `modal deploy -m jobs.modal_app`: CRONFLARE_APP_NAME names the app per stack,
+CRONFLARE_CATALOG picks the catalog, and CRONFLARE_JOB_OVERRIDES carries the stack's overrides.
+Importing this module needs no Modal credentials.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ image = (
         {
             "CRONFLARE_APP_NAME": APP_NAME,
             "CRONFLARE_CATALOG": os.environ.get("CRONFLARE_CATALOG", ""),
+            "CRONFLARE_JOB_OVERRIDES": os.environ.get("CRONFLARE_JOB_OVERRIDES", ""),
         }
     )
     .add_local_python_source("jobs")

@@ -21,8 +21,11 @@ import httpx
 
 from jobs.context import RunContext
 from jobs.loader import load_catalog
+from jobs.model import JobOverride
 from jobs.signing import signed_headers
 from jobs.validate import ResolvedJob, resolve
+
+OVERRIDES_ENV = "CRONFLARE_JOB_OVERRIDES"
 
 REPORT_ATTEMPTS = 5
 REPORT_BACKOFF_S = 0.2
@@ -33,10 +36,18 @@ class RetryableFailure(Exception):
     """The handler failed and attempts remain: the executor runs it again, nothing is reported."""
 
 
+def job_overrides() -> dict[str, JobOverride]:
+    """The stack's per-job overrides ($CRONFLARE_JOB_OVERRIDES, JSON), as the deploy set them."""
+    raw = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
+    return {name: JobOverride.model_validate(value) for name, value in raw.items()}
+
+
 @cache
 def catalog_jobs() -> dict[str, ResolvedJob]:
-    """The enabled jobs of the catalog in force ($CRONFLARE_CATALOG), by name."""
-    return {j.name: j for j in resolve(load_catalog()).jobs if j.enabled}
+    """The enabled jobs of the catalog in force ($CRONFLARE_CATALOG), with the stack's
+    overrides applied, by name: what the Worker's plan was made from.
+    """
+    return {j.name: j for j in resolve(load_catalog(), job_overrides()).jobs if j.enabled}
 
 
 def _handler(ref: str) -> Callable[[RunContext], Any]:

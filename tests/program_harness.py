@@ -26,7 +26,9 @@ CONSUMER = "cloudflare:index/queueConsumer:QueueConsumer"
 D1 = "cloudflare:index/d1Database:D1Database"
 SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-COMPONENT = "cronflare:index:CloudflareScheduler"
+COMPONENT = "cronflare:index:Scheduler"
+MODAL = "pulumi-python:dynamic/cronflare:ModalDeployment"
+MIGRATIONS = "pulumi-python:dynamic/cronflare:D1Migrations"
 
 
 def sealed(value: Any) -> dict[str, Any]:
@@ -45,6 +47,11 @@ def unseal(value: Any, path: str = "", found: set[str] | None = None) -> tuple[A
     if isinstance(value, list):
         return [unseal(v, f"{path}[{i}]", found)[0] for i, v in enumerate(value)], found
     return value, found
+
+
+def mock_dispatcher_url(app_name: str, environment: str) -> str:
+    """The URL the mocked ModalDeployment reports for an app."""
+    return f"https://mock-{environment}--{app_name}.modal.run"
 
 
 def mock_secret(name: str) -> str:
@@ -68,10 +75,33 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["uuid"] = f"d1-uuid-of-{args.name}"
         elif args.typ == QUEUE:
             outputs["queueId"] = f"queue-id-of-{args.name}"
+        elif args.typ == MODAL:
+            outputs["dispatcher_url"] = mock_dispatcher_url(
+                inputs["app_name"], inputs["environment"]
+            )
+            outputs["deployed_hash"] = inputs["source_hash"]
+        elif args.typ == MIGRATIONS:
+            outputs["applied"] = inputs["migrations"]
+            outputs["applied_count"] = len(inputs["migrations"])
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
+
+
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mocks' monitor, also recording each resource's URN and explicit dependencies."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.urns: dict[str, str] = {}
+        self.depends_on: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.urns[request.name] = response.urn
+        self.depends_on[request.name] = set(request.dependencies)
+        return response
 
 
 @dataclass
@@ -95,8 +125,14 @@ class Run:
 
     stack: str
     resources: list[Resource]
+    monitor: RecordingMonitor
     exports: dict[str, Any] = field(default_factory=dict)
     secret_exports: set[str] = field(default_factory=set)
+
+    def depends_on(self, name: str) -> set[str]:
+        """The names of the resources `name` was registered to depend on."""
+        by_urn = {urn: n for n, urn in self.monitor.urns.items()}
+        return {by_urn.get(urn, urn) for urn in self.monitor.depends_on[name]}
 
     def of(self, typ: str) -> list[Resource]:
         """Every registered resource of one type token."""
@@ -149,14 +185,17 @@ def run_program(
     Output.all(...).apply, as pulumi's unit-test examples do.
     """
     mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project="cronflare", stack=stack, preview=False)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project="cronflare", stack=stack, preview=False, monitor=monitor
+    )
     pulumi.runtime.set_all_config(
         {f"cronflare:{k}": _wire(v) for k, v in config.items()},
         [f"cronflare:{k}" for k in secret_keys],
     )
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
-    run = Run(stack=stack, resources=mocks.resources)
+    run = Run(stack=stack, resources=mocks.resources, monitor=monitor)
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[None]:

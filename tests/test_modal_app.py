@@ -37,11 +37,12 @@ def registered(
 
 
 def test_one_function_per_enabled_job_and_the_dispatcher(registered):
+    """Every enabled job of the catalog is a function, and so is the dispatcher."""
     module = registered["__module__"]["module"]
     assert module.app.name == "cronflare-test"
     names = {n for n in registered if not n.startswith("__")} - {"<decorated>"}
     assert names == set(catalog_jobs()) and "disabled" not in names
-    assert "dispatcher" in module.app.registered_functions
+    assert isinstance(module.dispatcher, modal.Function)  # the asgi dispatcher, registered too
 
 
 def test_each_function_takes_the_jobs_resources_timeout_retries_and_secrets(registered):

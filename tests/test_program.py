@@ -24,6 +24,8 @@ from tests.program_harness import (
     COMPONENT,
     CONSUMER,
     D1,
+    MIGRATIONS,
+    MODAL,
     PASSWORD,
     QUEUE,
     ROOT,
@@ -31,6 +33,7 @@ from tests.program_harness import (
     SUBDOMAIN,
     TRIGGERS,
     Run,
+    mock_dispatcher_url,
     mock_secret,
     run_program,
     stack_config,
@@ -88,7 +91,9 @@ def expected_plan(stack: str):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_one_component_and_the_cloudflare_resources_it_owns(example_runs, stack):
-    """Every stack gets one script, two queues, two consumers, triggers, D1 and a subdomain."""
+    """Every stack gets one script, two queues, two consumers, triggers, D1, a subdomain, two
+    generated secrets and the Modal deployment.
+    """
     run = example_runs[stack]
     counts = Counter(r.typ for r in run.resources)
     assert counts == {
@@ -100,6 +105,8 @@ def test_one_component_and_the_cloudflare_resources_it_owns(example_runs, stack)
         D1: 1,
         SUBDOMAIN: 1,
         PASSWORD: 2,
+        MODAL: 1,
+        MIGRATIONS: 1,
     }
 
 
@@ -155,8 +162,8 @@ def test_bindings_point_at_this_stacks_resources(example_runs, stack):
     b = run.bindings()
     assert b["DB"]["id"] == f"d1-uuid-of-cronflare-{stack}-db"
     assert b["JOBS_QUEUE"]["queueName"] == f"cronflare-{stack}-jobs"
-    settings = load_stack_settings(stack, ROOT)
-    assert b["DISPATCH_URL"]["text"] == f"{settings.dispatcher_url}/dispatch"
+    env = load_stack_settings(stack, ROOT).modal_environment
+    assert b["DISPATCH_URL"]["text"] == mock_dispatcher_url(f"cronflare-{stack}", env) + "/dispatch"
     assert b["PUBLIC_URL"]["text"] == f"https://cronflare-{stack}.acme.workers.dev"
     assert b["SIGNING_KEY"]["text"] == mock_secret(f"cronflare-{stack}-signing-key-1")
     assert b["ADMIN_TOKEN"]["text"] == mock_secret(f"cronflare-{stack}-admin-token")
@@ -198,7 +205,8 @@ def test_no_secret_anywhere_but_a_secret_text_binding(example_runs, stack):
                 ).decode()
         for path, text in _strings(inputs):
             leaked = [s for s in secrets if s in text]
-            if leaked and not (r.typ == SCRIPT and path in allowed):
+            sealed = any(path.startswith(p) for p in r.secret_inputs)
+            if leaked and not (sealed and (r.typ != SCRIPT or path in allowed)):
                 pytest.fail(f"{r.urn}: a secret sits in {path}")
     plain = [b for b in run.bindings().values() if b["type"] in ("plain_text", "json")]
     assert plain and all(b.get("text", "") not in secrets for b in plain)
@@ -211,6 +219,47 @@ def test_the_bindings_reach_the_provider_as_a_secret(example_runs, stack):
     """
     script = example_runs[stack].one(SCRIPT)
     assert script.secret_inputs == {".bindings"}, script.urn
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_modal_deployment_gets_the_stacks_app_environment_sources_and_keys(example_runs, stack):
+    """cronflare-<stack> in the stack's Modal environment, tagged with the source hash, with the
+    stack's job overrides and the current signing key, sealed as a secret.
+    """
+    run = example_runs[stack]
+    modal = run.one(MODAL)
+    settings = load_stack_settings(stack, ROOT)
+    assert modal.inputs["app_name"] == f"cronflare-{stack}"
+    assert modal.inputs["environment"] == settings.modal_environment
+    assert len(modal.inputs["source_hash"]) == 40
+    assert modal.inputs["signing_keys"] == [mock_secret(f"cronflare-{stack}-signing-key-1")]
+    assert ".signing_keys" in modal.secret_inputs, modal.urn
+    overrides = json.loads(modal.inputs["job_overrides"])
+    assert overrides == {
+        n: o.model_dump(mode="json", exclude_none=True) for n, o in settings.jobs.items()
+    }
+    assert modal.inputs["version"] == "1"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_migrations_run_on_this_stacks_database_before_the_worker(example_runs, stack):
+    """D1Migrations gets the database's id and every file of worker_src/migrations with its
+    sha256; the Worker script depends on it, so the schema is there before the new code.
+    """
+    from infra.d1_migrations import migration_files
+
+    run = example_runs[stack]
+    migrations = run.one(MIGRATIONS)
+    assert migrations.inputs["account_id"] == ACCOUNT
+    assert migrations.inputs["database_id"] == f"d1-uuid-of-cronflare-{stack}-db"
+    assert migrations.inputs["migrations"] == migration_files()
+    assert migrations.name in run.depends_on(run.one(SCRIPT).name), run.one(SCRIPT).urn
+
+
+def test_dev_and_prod_deploy_to_their_own_modal_environments(example_runs):
+    """The committed stacks: dev in Modal's dev environment, prod in main."""
+    envs = {s: r.one(MODAL).inputs["environment"] for s, r in example_runs.items()}
+    assert envs == {"dev": "dev", "prod": "main"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -296,7 +345,8 @@ def test_workers_dev_is_enabled_and_the_outputs_say_where_things_are(example_run
     p = expected_plan(stack)
     e = run.exports
     assert e["workerUrl"] == f"https://cronflare-{stack}.acme.workers.dev"
-    assert e["dispatcherUrl"] == load_stack_settings(stack, ROOT).dispatcher_url
+    env = load_stack_settings(stack, ROOT).modal_environment
+    assert e["dispatcherUrl"] == mock_dispatcher_url(f"cronflare-{stack}", env)
     assert (e["mode"], e["cronTriggers"]) == (p.mode, list(p.cron_triggers))
     assert e["d1DatabaseId"] == f"d1-uuid-of-cronflare-{stack}-db"
     assert e["queueNames"] == {"jobs": p.queues.jobs, "deadLetter": p.queues.dead_letter}
@@ -362,6 +412,10 @@ def test_rotation_adds_the_next_key_beside_the_current(deploy):
         "cronflare-dev-admin-token",
     }
     b = run.bindings()
+    assert run.one(MODAL).inputs["signing_keys"] == [
+        mock_secret("cronflare-dev-signing-key-1"),
+        mock_secret("cronflare-dev-signing-key-2"),
+    ]
     assert b["SIGNING_KEY"]["text"] == mock_secret("cronflare-dev-signing-key-1")
     assert b["SIGNING_KEY_NEXT"] == {
         "name": "SIGNING_KEY_NEXT",
@@ -452,14 +506,11 @@ def test_an_alert_hook_in_clear_is_refused(deploy, monkeypatch):
 
 
 def test_deploy_keys_are_required_with_how_to_set_them(deploy):
-    """A stack with no account id, subdomain or dispatcher URL: three lines, each with its fix."""
-    lines, _ = program_error(
-        deploy, "dev", accountId=None, workersSubdomain=None, dispatcherUrl=None
-    )
+    """A stack with no account id or workers.dev subdomain: a line each, with its fix."""
+    lines, _ = program_error(deploy, "dev", accountId=None, workersSubdomain=None)
     assert [line.split(":", 2)[1].split(" ")[0] for line in lines] == [
         "accountId",
         "workersSubdomain",
-        "dispatcherUrl",
     ]
     assert all("pulumi config set cronflare:" in line for line in lines)
 
@@ -468,7 +519,7 @@ def test_deploy_keys_are_required_with_how_to_set_them(deploy):
 
 
 UNDECLARED = {"nativeTriggerLimit", "nextSigningKeyGeneration", "alertWebhookUrl", "jobs"}
-REQUIRED = {"accountId", "workersSubdomain", "dispatcherUrl"}
+REQUIRED = {"accountId", "workersSubdomain"}
 
 
 def test_pulumi_yaml_declares_every_setting_with_its_type_and_default():

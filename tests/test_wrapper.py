@@ -122,3 +122,17 @@ def test_the_local_executor_cancels_a_running_call(test_catalog, callback_server
     executor.cancel(call_id)
     assert not executor.is_running(call_id)
     assert callback_server.received == []
+
+
+def test_the_stacks_job_overrides_reach_the_modal_side(test_catalog, monkeypatch):
+    """CRONFLARE_JOB_OVERRIDES (set by the ModalDeployment) disables and resizes jobs on Modal
+    exactly as the stack config did for the Worker's plan.
+    """
+    monkeypatch.setenv(
+        wrapper.OVERRIDES_ENV,
+        json.dumps({"quick": {"enabled": False}, "touch": {"resources": {"memory": 2048}}}),
+    )
+    wrapper.catalog_jobs.cache_clear()
+    jobs = wrapper.catalog_jobs()
+    assert "quick" not in jobs
+    assert jobs["touch"].resources.memory == 2048
