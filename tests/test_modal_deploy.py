@@ -308,3 +308,16 @@ def test_the_provider_survives_pulumis_pickling_in_a_fresh_interpreter():
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["ModalDeploymentProvider", ["environment"], 6]
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("MODAL_TOKEN_ID") and os.environ.get("MODAL_TOKEN_SECRET")),
+    reason="needs MODAL_TOKEN_ID and MODAL_TOKEN_SECRET: lists the apps of a real Modal workspace",
+)
+def test_the_seam_reads_a_real_workspace():
+    """With real credentials, `modal app list --json` through the seam parses to a list."""
+    modal_seam.check_credentials()
+    apps = modal_seam.modal_json(
+        ["app", "list", "--env", os.environ.get("MODAL_ENVIRONMENT", "main")]
+    )
+    assert isinstance(apps, list)
