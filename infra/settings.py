@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from infra.prices import Prices
 from jobs.model import CatalogError, JobOverride, error_message
 
 NAMESPACE = "cronflare"
@@ -70,6 +71,8 @@ class Settings(BaseModel):
     # Output[str] inside a Pulumi program, SecretRef when read from the stack file: never text.
     alert_webhook_url: Any = Field(default=None, repr=False, exclude=True)
     jobs: dict[str, JobOverride] = Field(default_factory=dict)
+    # Overrides of the dated price table that `cronflare cost` uses (infra/prices.py).
+    prices: Prices = Field(default_factory=Prices)
 
     @field_validator("account_id")
     @classmethod
@@ -172,6 +175,10 @@ def _config_line(error: ErrorDetails) -> str:
         return message
     if loc == ["stack"]:
         return f"stack: {message}"
+    if loc[0] == "prices" and len(loc) == 2 and error["type"] == "extra_forbidden":
+        known = [f.alias or n for n, f in Prices.model_fields.items()]
+        close = difflib.get_close_matches(loc[1], known, n=1)
+        message += f" (did you mean {close[0]}?)" if close else ""
     return f"config {NAMESPACE}:{'.'.join(loc)}: {message}"
 
 

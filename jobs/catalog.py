@@ -2,7 +2,8 @@
 
 Schedules are Unix cron (0 or 7 = Sunday, 1 = Monday), a macro such as "@daily", or an
 interval such as every="15m". cronflare translates them for Cloudflare, whose own cron
-dialect numbers Sunday 1, so "0 9 * * 1" here really does mean Mondays.
+dialect numbers Sunday 1, so "0 9 * * 1" here really does mean Mondays. `expected_duration`
+(how long a run usually takes) only feeds the estimates of `cronflare cost` (docs/COST.md).
 """
 
 from jobs.handlers import analytics, ml, ops, reports
@@ -23,6 +24,7 @@ CATALOG = Catalog(
             description="Aggregate yesterday's page views for reporting.",
             schedule="0 6 * * *",
             handler=analytics.daily_sync,
+            expected_duration="2m",
             tags=("analytics",),
         ),
         Job(
@@ -31,6 +33,7 @@ CATALOG = Catalog(
             schedule="@hourly",
             handler=ops.health_check,
             timeout="1m",
+            expected_duration="5s",
         ),
         Job(
             name="weekly-report",
@@ -45,6 +48,7 @@ CATALOG = Catalog(
             every="5m",
             handler=ops.monitor,
             timeout="1m",
+            expected_duration="3s",
             concurrency="forbid",
         ),
         Job(
@@ -89,6 +93,7 @@ CATALOG = Catalog(
             handler=ml.refresh_embeddings,
             resources=Resources(gpu="T4", memory=8192, cpu=2),
             timeout="30m",
+            expected_duration="12m",
             concurrency="replace",
         ),
         Job(
@@ -96,6 +101,7 @@ CATALOG = Catalog(
             description="Archive every job's output with a SHA-256 checksum, at 01:00 UTC.",
             schedule="0 1 * * *",
             handler=ops.backup,
+            expected_duration="4m",
             resources=Resources(memory=1024),
         ),
         Job(

@@ -98,6 +98,19 @@ RetryMaxDelay = Annotated[
 ]
 
 
+def _positive(seconds: int | str) -> int:
+    """A check that a parsed duration is longer than zero."""
+    assert isinstance(seconds, int)
+    if seconds <= 0:
+        raise ValueError("must be longer than 0s")
+    return seconds
+
+
+# How long a run usually takes: only `cronflare cost` reads it. Whether it fits the timeout is
+# checked once both are resolved (jobs.validate), since either may come from the defaults.
+ExpectedDuration = Annotated[int | str, BeforeValidator(parse_duration), AfterValidator(_positive)]
+
+
 def format_duration(seconds: int) -> str:
     """Render seconds the way a user would write them: 900 -> "15m", 5400 -> "1h30m"."""
     if seconds == 0:
@@ -172,6 +185,7 @@ class Defaults(_Strict):
 
     timezone: str = "UTC"
     timeout: Timeout = 600
+    expected_duration: ExpectedDuration | None = None
     retries: RetryPolicy = RetryPolicy()
     resources: Resources = Resources()
     concurrency: Concurrency = "allow"
@@ -189,6 +203,9 @@ class Job(_Strict):
     every: str | None = Field(default=None, description="an interval such as 15m or 2h")
     timezone: str | None = None
     timeout: Timeout | None = None
+    expected_duration: ExpectedDuration | None = Field(
+        default=None, description="how long a run usually takes, such as 30s: for cost estimates"
+    )
     retries: RetryPolicy | None = None
     resources: Resources | None = None
     secrets: Sequence[str] = ()

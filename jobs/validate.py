@@ -22,6 +22,7 @@ from jobs.model import (
     JobOverride,
     Resources,
     RetryPolicy,
+    format_duration,
 )
 from jobs.schedule import (
     ScheduleError,
@@ -48,6 +49,7 @@ class ResolvedJob(BaseModel):
     native_blocker: str | None  # why it cannot be a native Cloudflare trigger
     never_fires: bool
     timeout: int
+    expected_duration: int | None  # seconds; None when neither the job nor its defaults say
     retries: RetryPolicy
     resources: Resources
     secrets: tuple[str, ...]
@@ -171,6 +173,17 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
                 f"every= runs on elapsed UTC time, so timezone {timezone} would have no effect; "
                 "drop the timezone, or write a cron schedule to follow that wall clock",
             )
+        timeout = int(job.timeout if job.timeout is not None else d.timeout)
+        expected = (
+            job.expected_duration if job.expected_duration is not None else d.expected_duration
+        )
+        if expected is not None and int(expected) > timeout:
+            whose = "" if job.expected_duration is not None else "the default "
+            bad(
+                "expected_duration",
+                f"{whose}{format_duration(int(expected))} is longer than the timeout "
+                f"({format_duration(timeout)}); a run that long would be killed",
+            )
         for secret in job.secrets:
             if not SECRET_NAME.match(secret):
                 bad("secrets", f"{secret!r} is not a valid Modal secret name")
@@ -196,7 +209,8 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
                 cloudflare_cron=cf,
                 native_blocker=blocker,
                 never_fires=not fires,
-                timeout=int(job.timeout if job.timeout is not None else d.timeout),
+                timeout=timeout,
+                expected_duration=None if expected is None else int(expected),
                 retries=job.retries or d.retries,
                 resources=resources.merged(override.resources if override else None),
                 secrets=tuple(dict.fromkeys([*d.secrets, *job.secrets])),

@@ -518,13 +518,19 @@ def test_deploy_keys_are_required_with_how_to_set_them(deploy):
 # -- Pulumi.yaml declares the keys Settings reads, with the same defaults
 
 
-UNDECLARED = {"nativeTriggerLimit", "nextSigningKeyGeneration", "alertWebhookUrl", "jobs"}
+UNDECLARED = {
+    "nativeTriggerLimit",
+    "nextSigningKeyGeneration",
+    "alertWebhookUrl",
+    "jobs",
+    "prices",
+}
 REQUIRED = {"accountId", "workersSubdomain"}
 
 
 def test_pulumi_yaml_declares_every_setting_with_its_type_and_default():
     """Typed declarations match the Settings model; the optional keys Pulumi cannot declare
-    (they would become required) are exactly the four the file's comment lists.
+    (they would become required) are exactly the five the file's comment lists.
     """
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     fields = {f.alias: (n, f) for n, f in Settings.model_fields.items() if f.alias and n != "stack"}

@@ -103,6 +103,27 @@ def test_type_errors_name_the_job_and_field():
     ]
 
 
+def test_expected_duration_must_be_longer_than_zero_and_fit_the_timeout():
+    """expected_duration is a positive duration no longer than the job's timeout, whether the
+    job or the catalog defaults give it.
+    """
+    with pytest.raises(CatalogError) as err:
+        job("z", expected_duration="0s")
+    assert err.value.problems == ["job z: expected_duration: must be longer than 0s"]
+    assert problems(job("a", timeout="1m", expected_duration="90s")) == [
+        "job a: expected_duration: 1m30s is longer than the timeout (1m); a run that long would "
+        "be killed"
+    ]
+    assert problems(job("b", timeout="1m"), defaults=Defaults(expected_duration="5m")) == [
+        "job b: expected_duration: the default 5m is longer than the timeout (1m); a run that "
+        "long would be killed"
+    ]
+    catalog = Catalog(jobs=[job("c"), job("d", expected_duration="2m")],
+                      defaults=Defaults(expected_duration="30s"))  # fmt: skip
+    assert [j.expected_duration for j in resolve(catalog).jobs] == [30, 120]
+    assert resolve(Catalog(jobs=[job("e")])).jobs[0].expected_duration is None
+
+
 def test_resources_and_retries_use_modal_bounds():
     with pytest.raises(ValidationError, match="unknown GPU 'T5'"):
         Resources(gpu="T5")

@@ -2,21 +2,11 @@
 // stays an import of "./plan.js": the deploy uploads that module beside the bundle.
 import { build } from "esbuild";
 import { statSync } from "node:fs";
+import { WORKER_BUILD } from "./esbuild.options.mjs";
 
 const LIMIT = 50 * 1024;
 const outfile = new URL("./dist/worker.js", import.meta.url).pathname;
-await build({
-  entryPoints: [new URL("./src/index.ts", import.meta.url).pathname],
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  charset: "utf8",
-  minify: true,
-  legalComments: "none",
-  outfile,
-  external: ["./plan.js"],
-});
+await build({ ...WORKER_BUILD, entryPoints: [new URL("./src/index.ts", import.meta.url).pathname], outfile });
 const bytes = statSync(outfile).size;
 console.log(`dist/worker.js: ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB of the ${LIMIT / 1024} KiB budget)`);
 if (bytes > LIMIT) {

@@ -49,6 +49,17 @@ export function instantOf(wall: number, tz: string): number {
   return hi;
 }
 
+// One Cron per distinct pattern: croner holds ~40 KB per pattern, and jobs share patterns.
+const patterns = new Map<string, Cron>();
+// utcOffset 0, not timezone "UTC": croner then reads plain UTC fields instead of going through
+// Intl for every date, which made a due job's next run cost ~60 µs instead of ~8 (make bench).
+const patternOf = (cron: string, domAndDow: boolean) => {
+  const key = cron + domAndDow;
+  let found = patterns.get(key);
+  if (!found) patterns.set(key, (found = new Cron(cron, { utcOffset: 0, mode: "5-part", domAndDow })));
+  return found;
+};
+
 /** One job's schedule, with a cached next due instant so that a warm tick costs a comparison. */
 export class Schedule {
   private readonly cron: Cron;
@@ -59,7 +70,7 @@ export class Schedule {
     const [, , dom = "*", , dow = "*"] = job.cron.split(" ");
     // Vixie: a day field that starts with "*" makes the two day fields AND; croner ORs by default.
     const domAndDow = dom.startsWith("*") || dow.startsWith("*");
-    this.cron = new Cron(job.cron, { timezone: "UTC", mode: "5-part", domAndDow });
+    this.cron = patternOf(job.cron, domAndDow);
   }
 
   /** The first due instant strictly after `after`, or null if there is none. */
