@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.dispatcher import create_app
-from jobs.signing import signed_headers
+from jobs.signing import signed_headers, verify
 from jobs.store import SqliteStore
 from jobs.wrapper import catalog_jobs
 from tests.conftest import FakeExecutor
@@ -169,10 +169,26 @@ def test_forbid_skips_while_the_last_run_is_running(client, fake_executor):
     )
 
 
-def test_replace_cancels_the_running_call_then_starts(client, fake_executor):
-    post(client, body(job="slow-replace", minute="2026-11-23T09:00Z"))
-    res = post(client, body(job="slow-replace", minute="2026-11-23T09:01Z")).json()
+def test_replace_cancels_the_running_call_then_starts(client, fake_executor, callback_server):
+    """The running call is cancelled, the new one starts, and the replaced run still ends once:
+    a signed `failed` report to its own callback, naming the run that replaced it.
+    """
+    first = callback_server.url + "/runs/slow-replace%402026-11-23T09%3A00Z"
+    post(client, body(job="slow-replace", minute="2026-11-23T09:00Z", callback_url=first))
+    later = body(job="slow-replace", minute="2026-11-23T09:01Z", callback_url=callback_server.url)
+    res = post(client, later).json()
     assert res["status"] == "spawned" and fake_executor.cancelled == ["fc-1"]
+    deadline = time.monotonic() + 5
+    while not callback_server.received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (report,) = callback_server.received
+    assert report.path == "/runs/slow-replace%402026-11-23T09%3A00Z"
+    assert verify([KEY], report.headers, report.body.decode())
+    outcome = json.loads(report.body)
+    assert outcome["status"] == "failed"
+    assert outcome["error"] == (
+        "cancelled: replaced by slow-replace@2026-11-23T09:01Z (concurrency replace)"
+    )
 
 
 def test_allow_runs_overlapping(client, fake_executor):
