@@ -16,7 +16,14 @@ from jobs.model import CatalogError
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_SRC = ROOT / "worker_src"
 # Everything that goes into dist/worker.js: a newer one of these makes the bundle stale.
-SOURCES = ("src", "build.mjs", "package.json", "package-lock.json", "worker.config.json")
+SOURCES = (
+    "src",
+    "build.mjs",
+    "esbuild.options.mjs",
+    "package.json",
+    "package-lock.json",
+    "worker.config.json",
+)
 
 Runner = Callable[[Sequence[str], Path], None]
 

@@ -16,7 +16,7 @@ def worker_tree(tmp_path: Path, *, built: bool, node_modules: bool = True) -> Pa
     src = tmp_path / "worker_src"
     (src / "src").mkdir(parents=True)
     (src / "src" / "index.ts").write_text("export default {};\n")
-    for name in ("build.mjs", "package.json", "package-lock.json", "worker.config.json"):
+    for name in bundle.SOURCES[1:]:
         (src / name).write_text("{}\n")
     if node_modules:
         (src / "node_modules").mkdir()
