@@ -53,12 +53,16 @@ export function instantOf(wall: number, tz: string): number {
 const patterns = new Map<string, Cron>();
 // utcOffset 0, not timezone "UTC": croner then reads plain UTC fields instead of going through
 // Intl for every date, which made a due job's next run cost ~60 µs instead of ~8 (make bench).
-const patternOf = (cron: string, domAndDow: boolean) => {
-  const key = cron + domAndDow;
-  let found = patterns.get(key);
-  if (!found) patterns.set(key, (found = new Cron(cron, { utcOffset: 0, mode: "5-part", domAndDow })));
+function patternOf(cron: string): Cron {
+  let found = patterns.get(cron);
+  if (!found) {
+    const [, , dom = "*", , dow = "*"] = cron.split(" ");
+    // Vixie: a day field that starts with "*" makes the two day fields AND; croner ORs by default.
+    const domAndDow = dom.startsWith("*") || dow.startsWith("*");
+    patterns.set(cron, (found = new Cron(cron, { utcOffset: 0, mode: "5-part", domAndDow })));
+  }
   return found;
-};
+}
 
 /** One job's schedule, with a cached next due instant so that a warm tick costs a comparison. */
 export class Schedule {
@@ -67,10 +71,7 @@ export class Schedule {
   private nextFrom = Number.POSITIVE_INFINITY;
 
   constructor(readonly job: JobSpec) {
-    const [, , dom = "*", , dow = "*"] = job.cron.split(" ");
-    // Vixie: a day field that starts with "*" makes the two day fields AND; croner ORs by default.
-    const domAndDow = dom.startsWith("*") || dow.startsWith("*");
-    this.cron = patternOf(job.cron, domAndDow);
+    this.cron = patternOf(job.cron);
   }
 
   /** The first due instant strictly after `after`, or null if there is none. */
