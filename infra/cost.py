@@ -20,7 +20,7 @@ from infra.plan import DeployPlan
 from infra.prices import Prices
 from infra.settings import TRIGGER_LIMITS
 from jobs.model import format_duration
-from jobs.schedule import iso_utc, iter_fires
+from jobs.schedule import fires_between, iso_utc, next_fires
 from jobs.validate import ResolvedJob
 
 WINDOW_DAYS = 30
@@ -171,12 +171,9 @@ def window_fires(cron: str, timezone: str, start: datetime, end: datetime) -> li
     """Fire instants in [start, end) under jobs.schedule's timezone and DST rule, plus the first
     one at or after `end` (it bounds the last run's idle time), when there is one.
     """
-    out: list[datetime] = []
-    for instant in iter_fires(cron, timezone, start - timedelta(microseconds=1)):
-        out.append(instant)
-        if instant >= end:
-            break
-    return out
+    return fires_between(cron, timezone, start, end) + next_fires(
+        cron, timezone, end - timedelta(microseconds=1), 1
+    )
 
 
 def expected_duration(job: ResolvedJob) -> tuple[int, bool]:

@@ -19,7 +19,7 @@ from infra.local_stack import LocalStack
 from infra.plan import DeployPlan, plan
 from infra.settings import local_settings
 from jobs.loader import load_catalog
-from jobs.schedule import is_due, iso_utc, iter_fires
+from jobs.schedule import fires_between, is_due, iso_utc
 
 MINUTE = timedelta(minutes=1)
 CHAOS_FAULTS = {"first": ["503", "429", "timeout", "503", "429", "timeout"], "timeout_s": 3}
@@ -75,12 +75,8 @@ def expected_runs(p: DeployPlan, start: datetime, end: datetime) -> dict[str, se
     for job in p.jobs:
         if not job.enabled:
             continue
-        ids = set()
-        for t in iter_fires(job.cron, job.timezone, start - timedelta(milliseconds=1)):
-            if t >= end:
-                break
-            ids.add(_execution_id(job.name, t))
-        out[job.name] = ids
+        fires = fires_between(job.cron, job.timezone, start, end)
+        out[job.name] = {_execution_id(job.name, t) for t in fires}
     return out
 
 

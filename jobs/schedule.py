@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -165,6 +166,12 @@ def iter_fires(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
         if instant > last:
             last = instant
             yield instant
+
+
+def fires_between(cron: str, timezone: str, start: datetime, end: datetime) -> list[datetime]:
+    """Fire instants (UTC) in [start, end), for a cron read in `timezone`."""
+    fires = iter_fires(cron, timezone, start - timedelta(microseconds=1))
+    return list(takewhile(lambda instant: instant < end, fires))
 
 
 def iso_utc(moment: datetime) -> str:

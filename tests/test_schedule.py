@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from jobs.schedule import (
     ScheduleError,
     expand_macro,
+    fires_between,
     interval_cron,
     is_due,
     never_fires,
@@ -281,3 +282,11 @@ def test_dst_transition_days_match_the_oracle(tz: str, year: int, hour: int):
         cron = f"*/20 {hour} * * *"
         ours = fires(cron, tz, after, 9)
         assert oracle_next(cron, tz, after, 9, ours[-1] - after + timedelta(minutes=1)) == ours
+
+
+def test_fires_between_includes_the_start_and_excludes_the_end():
+    """[start, end): a fire at the start minute counts, one at the end does not."""
+    fires = fires_between("0 * * * *", "UTC", utc(2026, 11, 23, 9), utc(2026, 11, 23, 12))
+    assert fires == [utc(2026, 11, 23, 9), utc(2026, 11, 23, 10), utc(2026, 11, 23, 11)]
+    later = fires_between("0 * * * *", "UTC", utc(2026, 11, 23, 9, 0, 30), utc(2026, 11, 23, 11))
+    assert later == [utc(2026, 11, 23, 10)]
