@@ -133,12 +133,9 @@ def _lags(executions: list[dict[str, Any]], sent: dict[str, float]) -> list[floa
     return lags
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), by linear interpolation."""
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99), interpolated between the samples around it."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def bench_latency(minutes: int) -> dict[str, Any]:

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from infra.plan import DeployPlan
+from infra.plan import DeployPlan, Frozen
 from infra.prices import Prices
 from infra.settings import TRIGGER_LIMITS
 from jobs.model import format_duration
@@ -67,11 +66,7 @@ CloudflarePlanName = Literal["free", "paid"]
 ModalPlanName = Literal["starter", "team"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class JobCost(_Frozen):
+class JobCost(Frozen):
     """One job's runs in the window and the Modal compute they bill (the same on both sides)."""
 
     name: str
@@ -91,7 +86,7 @@ class JobCost(_Frozen):
     usd: float
 
 
-class Meter(_Frozen):
+class Meter(Frozen):
     """One Cloudflare meter over the window: per day against the free plan, per month on paid."""
 
     per_day_average: float
@@ -103,7 +98,7 @@ class Meter(_Frozen):
     paid_overage_usd: float
 
 
-class CloudflareCost(_Frozen):
+class CloudflareCost(Frozen):
     """The hybrid's Cloudflare usage, the plan it needs and why, and that plan's monthly cost."""
 
     mode: Literal["native", "tick"]
@@ -120,7 +115,7 @@ class CloudflareCost(_Frozen):
     usd_per_month: float
 
 
-class Hybrid(_Frozen):
+class Hybrid(Frozen):
     """cronflare: Cloudflare keeps time, Modal runs the jobs on the Starter plan (no crons)."""
 
     cloudflare_plan: CloudflarePlanName
@@ -134,7 +129,7 @@ class Hybrid(_Frozen):
     usd_per_month: float
 
 
-class ModalOnly(_Frozen):
+class ModalOnly(Frozen):
     """The alternative: one modal.Cron/Period function per enabled job, no Cloudflare."""
 
     scheduled_functions: int
@@ -147,7 +142,7 @@ class ModalOnly(_Frozen):
     usd_per_month: float
 
 
-class CostReport(_Frozen):
+class CostReport(Frozen):
     """Everything `cronflare cost` prints; `--json` is this model."""
 
     stack: str

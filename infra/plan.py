@@ -17,11 +17,13 @@ TICK_CRON = "* * * * *"
 Mode = Literal["native", "tick"]
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
+    """An immutable model that refuses unknown fields: the plan's, and what is derived from it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class WorkerJob(_Frozen):
+class WorkerJob(Frozen):
     """One job as the Worker reads it from its plan module."""
 
     name: str
@@ -35,7 +37,7 @@ class WorkerJob(_Frozen):
     timeout: int
 
 
-class Queues(_Frozen):
+class Queues(Frozen):
     """Queue names and consumer settings: the Worker tells the two queues apart by name."""
 
     jobs: str
@@ -46,7 +48,7 @@ class Queues(_Frozen):
     retry_max_delay_seconds: int
 
 
-class DeployPlan(_Frozen):
+class DeployPlan(Frozen):
     """What the Pulumi program and the Worker need to know, derived from catalog + settings."""
 
     version: Literal[1] = PLAN_VERSION
