@@ -35,8 +35,7 @@ class SchedulerArgs:
     bundle: Bundle
     workers_subdomain: str
     modal_environment: str
-    source_hash: str
-    job_overrides: str = "{}"
+    job_overrides: str = "{}"  # the stack's per-job overrides, as JSON: Modal applies them too
     signing_key_generation: int = 1
     next_signing_key_generation: int | None = None
     alert_webhook_url: pulumi.Input[str] | None = None
@@ -56,7 +55,6 @@ class SchedulerArgs:
             bundle=bundle,
             workers_subdomain=settings.workers_subdomain,
             modal_environment=settings.modal_environment,
-            source_hash=source_hash([j.model_dump(mode="json") for j in plan.jobs], overrides),
             job_overrides=overrides,
             signing_key_generation=settings.signing_key_generation,
             next_signing_key_generation=settings.next_signing_key_generation,
@@ -105,7 +103,9 @@ class Scheduler(pulumi.ComponentResource):
             ModalDeploymentArgs(
                 app_name=script,
                 environment=args.modal_environment,
-                source_hash=args.source_hash,
+                source_hash=source_hash(
+                    [j.model_dump(mode="json") for j in plan.jobs], args.job_overrides
+                ),
                 signing_keys=pulumi.Output.all(*keys),
                 job_overrides=args.job_overrides,
             ),
