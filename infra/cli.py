@@ -19,7 +19,7 @@ from rich.table import Table
 
 from infra import cost as cost_model
 from infra import drift as drift_check
-from infra.plan import DeployPlan, plan
+from infra.plan import DeployPlan, plan, plan_resolved
 from infra.settings import Settings, load_stack_settings, local_settings
 from jobs.loader import catalog_ref, load_catalog
 from jobs.model import CatalogError
@@ -229,11 +229,11 @@ def cost(
     function per job (docs/COST.md).
     """
     settings = _settings(stack, cloudflare_plan=cloudflare_plan.value if cloudflare_plan else None)
-    loaded = load_catalog(catalog)
-    p = plan(loaded, settings)
+    resolved = resolve(load_catalog(catalog), settings.jobs)
+    p = plan_resolved(resolved, settings)
     report = cost_model.estimate(
         p,
-        resolve(loaded, settings.jobs).jobs,
+        resolved.jobs,
         settings.prices,
         _utc(start, "--start") if start else datetime.now(UTC),
         retries_per_run=retries_per_run,

@@ -164,7 +164,11 @@ def report_timeout(jobs: tuple[ResolvedJob, ...]) -> int:
 
 def plan(catalog: Catalog, settings: Settings) -> DeployPlan:
     """Check the catalog against the stack and derive the deploy plan, or raise CatalogError."""
-    resolved = resolve(catalog, settings.jobs)
+    return plan_resolved(resolve(catalog, settings.jobs), settings)
+
+
+def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
+    """The deploy plan of jobs already resolved with the stack's overrides."""
     mode, reason, triggers = choose_mode(resolved, settings)
     prefix = settings.name_prefix
     return DeployPlan(
