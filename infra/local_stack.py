@@ -21,11 +21,9 @@ from typing import Any, Self
 
 import httpx
 
+from infra.bundle import ROOT, WORKER_SRC, find_tool, worker_bundle
 from infra.plan import DeployPlan
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER_SRC = ROOT / "worker_src"
-BUNDLE = WORKER_SRC / "dist" / "worker.js"
 TERMINAL = frozenset({"succeeded", "failed", "dead", "skipped"})
 
 
@@ -42,26 +40,10 @@ def free_port() -> int:
 
 def _bin(name: str) -> str:
     """A tool from this environment (Node 24 and npm come with the uv project)."""
-    here = Path(sys.executable).with_name(name)
-    found = str(here) if here.exists() else shutil.which(name)
+    found = find_tool(name)
     if not found:
         raise StackError(f"{name} not found: run `make install` (Node comes from the uv project)")
     return found
-
-
-def ensure_bundle() -> Path:
-    """Build worker_src/dist/worker.js when it is missing or older than its sources."""
-    sources = [*WORKER_SRC.glob("src/**/*.ts"), WORKER_SRC / "package-lock.json"]
-    newest = max(p.stat().st_mtime for p in sources)
-    if BUNDLE.exists() and BUNDLE.stat().st_mtime >= newest:
-        return BUNDLE
-    npm = [_bin("npm"), "--prefix", str(WORKER_SRC), "--no-audit", "--no-fund"]
-    if not (WORKER_SRC / "node_modules").is_dir():
-        subprocess.run([*npm, "ci"], check=True, capture_output=True)
-    done = subprocess.run([*npm, "run", "build"], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise StackError(f"the Worker build failed:\n{done.stdout}{done.stderr}")
-    return BUNDLE
 
 
 @dataclass
@@ -93,7 +75,7 @@ class LocalStack:
         self.execution_log = self.state_dir / "executions.jsonl"
         self.execution_log.touch()
         try:
-            ensure_bundle()
+            worker_bundle()
             self._worker_port, self._dispatcher_port = free_port(), free_port()
             self.worker_url = f"http://127.0.0.1:{self._worker_port}"
             self.dispatcher_url = f"http://127.0.0.1:{self._dispatcher_port}"

