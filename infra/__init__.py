@@ -1,1 +1,3 @@
-"""cronflare's deploy side: stack settings, the deploy plan, the CLI and the Pulumi program."""
+"""The Pulumi program, and only that: its inputs, the Scheduler component, and the dynamic
+providers in `infra.providers`. It uses `cronflare`; nothing in `cronflare` imports it.
+"""

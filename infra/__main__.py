@@ -2,7 +2,7 @@
 
 import pulumi
 
-from infra.program import program_inputs
+from infra.inputs import program_inputs
 from infra.scheduler import Scheduler, SchedulerArgs
 
 settings, plan, bundle = program_inputs()

@@ -12,11 +12,11 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_random as random
 
-from infra.bundle import WORKER_SRC, Bundle
-from infra.d1_migrations import D1Migrations, D1MigrationsArgs
-from infra.modal_deploy import ModalDeployment, ModalDeploymentArgs, source_hash
-from infra.plan import WORKER_PLAN_MODULE, DeployPlan
-from infra.settings import Settings
+from cronflare.bundle import WORKER_SRC, Bundle
+from cronflare.plan import WORKER_PLAN_MODULE, DeployPlan
+from cronflare.settings import Settings
+from infra.providers.d1_migrations import D1Migrations, D1MigrationsArgs
+from infra.providers.modal_deploy import ModalDeployment, ModalDeploymentArgs, source_hash
 
 MAIN_MODULE = "worker.js"
 COMPATIBILITY_DATE: str = json.loads((WORKER_SRC / "worker.config.json").read_text())[

@@ -6,8 +6,8 @@ dialect numbers Sunday 1, so "0 9 * * 1" here really does mean Mondays. `expecte
 (how long a run usually takes) only feeds the estimates of `cronflare cost` (docs/COST.md).
 """
 
+from cronflare import Catalog, Defaults, Job, Resources, RetryPolicy
 from jobs.handlers import analytics, ml, ops, reports
-from jobs.model import Catalog, Defaults, Job, Resources, RetryPolicy
 
 CATALOG = Catalog(
     defaults=Defaults(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobs.wrapper import catalog_jobs
+from cronflare.runtime.wrapper import catalog_jobs
 
 TEST_CATALOG = "tests.fixtures.catalog:CATALOG"
 
@@ -114,9 +114,9 @@ E2E_CATALOG = "tests.fixtures.e2e_catalog:CATALOG"
 @pytest.fixture
 def make_stack(tmp_path) -> Iterator[Any]:
     """Start real local stacks (workerd + dispatcher) on the e2e catalog; stop them all."""
-    from infra.local_stack import LocalStack
-    from infra.plan import plan
-    from infra.settings import local_settings
+    from cronflare.local.stack import LocalStack
+    from cronflare.plan import plan
+    from cronflare.settings import local_settings
     from tests.fixtures.e2e_catalog import CATALOG
 
     stacks: list[LocalStack] = []

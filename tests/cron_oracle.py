@@ -1,5 +1,5 @@
 """An independent reading of cron for tests: croniter parses, and a minute-by-minute scan applies
-the documented DST rule. It shares no code with jobs/schedule.py (which walks cronsim).
+the documented DST rule. It shares no code with cronflare/catalog/schedule.py (which walks cronsim).
 """
 
 from __future__ import annotations

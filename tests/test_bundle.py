@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import bundle
-from infra.bundle import BundleError, worker_bundle
+from cronflare import bundle
+from cronflare.bundle import BundleError, worker_bundle
 
 
 def worker_tree(tmp_path: Path, *, built: bool, node_modules: bool = True) -> Path:

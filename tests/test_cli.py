@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra import cli
+from cronflare import cli
+from tests import ROOT
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
 
 BAD_CATALOG = """
-from jobs.model import Catalog, Job
+from cronflare import Catalog, Job
 H = "jobs.handlers.ops:monitor"
 CATALOG = Catalog(jobs=[
     Job(name="weekly", description="d", handler=H, schedule="0 9 * * 8"),
@@ -25,7 +25,7 @@ CATALOG = Catalog(jobs=[
 ])
 """
 UTC_CATALOG = """
-from jobs.model import Catalog, Job
+from cronflare import Catalog, Job
 H = "jobs.handlers.ops:monitor"
 CATALOG = Catalog(jobs=[
     Job(name=f"j{h}", description="d", handler=H, schedule=f"0 {h} * * 1") for h in range(7)
@@ -84,7 +84,7 @@ def test_a_catalog_that_cannot_be_imported_is_one_line(tmp_path: Path):
     )
     typo = tmp_path / "typo.py"
     typo.write_text(
-        "from jobs.model import Resources\nR = Resources(cpu=1)\nBIG = Resources(gpu='T5')\n"
+        "from cronflare import Resources\nR = Resources(cpu=1)\nBIG = Resources(gpu='T5')\n"
     )
     r = run("check", "--catalog", str(typo))
     assert r.exit_code == 1

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infra import cli, drift
+from cronflare import cli, drift
+from tests import ROOT
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "preview"
 WORKFLOWS = ROOT / ".github" / "workflows"
 URN = "urn:pulumi:prod::cronflare::"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from infra.plan import DeployPlan, plan
-from infra.settings import Settings, local_settings
+from cronflare.catalog.model import Catalog, CatalogError, Job, JobOverride
+from cronflare.plan import DeployPlan, plan
+from cronflare.settings import Settings, local_settings
 from jobs.catalog import CATALOG
-from jobs.model import Catalog, CatalogError, Job, JobOverride
 
 H = "jobs.handlers.ops:monitor"
 

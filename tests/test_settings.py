@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from infra.settings import SecretRef, Settings, load_stack_settings, settings_from_config
-from jobs.model import CatalogError
+from cronflare.catalog.model import CatalogError
+from cronflare.settings import SecretRef, Settings, load_stack_settings, settings_from_config
+from tests import ROOT
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def stack_file(tmp_path: Path, body: str, stack: str = "test") -> Path:

@@ -6,7 +6,7 @@ import json
 import random
 from collections import Counter
 
-from jobs.context import RunContext
+from cronflare import RunContext
 
 PAGES = ("/", "/pricing", "/docs", "/blog", "/signup", "/login")
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 
-from jobs.context import RunContext
+from cronflare import RunContext
 
 DOCS = ("pricing page", "getting started", "cron semantics", "release notes", "status page")
 

@@ -9,7 +9,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from jobs.context import RunContext
+from cronflare import RunContext
 
 KEEP_DAYS = 7
 

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from jobs.context import RunContext
+from cronflare import RunContext
 
 
 def _analytics(ctx: RunContext) -> list[dict]:

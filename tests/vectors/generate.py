@@ -1,5 +1,5 @@
-"""Write the vectors the Worker's tests share with Python: cron.json (from jobs/schedule.py) and
-signing.json (HMAC-SHA256 over `timestamp + "." + body`, the contract of DESIGN.md §5).
+"""Write the vectors the Worker's tests share with Python: cron.json (from catalog/schedule.py) and
+signing.json (HMAC-SHA256 over `timestamp + "." + body`, the contract of docs/ARCHITECTURE.md).
 
 Run `uv run python -m tests.vectors.generate` after changing either; a test fails while the
 committed files and this generator disagree.
@@ -13,9 +13,9 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from cronflare.catalog.schedule import iso_utc, next_fires
+from cronflare.catalog.validate import resolve
 from jobs.catalog import CATALOG
-from jobs.schedule import iso_utc, next_fires
-from jobs.validate import resolve
 
 PATH = Path(__file__).with_name("cron.json")
 SIGNING_PATH = Path(__file__).with_name("signing.json")

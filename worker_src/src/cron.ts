@@ -1,5 +1,5 @@
 /**
- * When jobs are due, under the same rule as jobs/schedule.py (docs/SCHEDULES.md): croner walks
+ * When jobs are due, under the same rule as cronflare/catalog/schedule.py (docs/SCHEDULES.md): croner walks
  * the job's wall clock, and each wall time maps to an instant. A wall time skipped by a DST gap
  * runs at the first minute after the gap; a repeated one runs once, on its first occurrence.
  */

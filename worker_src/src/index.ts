@@ -1,4 +1,4 @@
-/** cronflare's Worker: Cloudflare keeps the time, Modal runs the jobs (DESIGN.md §5). */
+/** cronflare's Worker: Cloudflare keeps the time, Modal runs the jobs (docs/ARCHITECTURE.md, Contracts). */
 import { onFetch } from "./api";
 import { onQueue } from "./dispatch";
 import plan from "./plan.js";

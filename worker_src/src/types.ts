@@ -1,4 +1,4 @@
-/** The Worker's bindings and the shapes that cross its boundaries (DESIGN.md §5). */
+/** The Worker's bindings and the shapes that cross its boundaries (docs/ARCHITECTURE.md, Contracts). */
 
 export type Trigger = "cron" | "catchup" | "manual" | "replay";
 export type RunStatus =
@@ -11,7 +11,7 @@ export type RunStatus =
   | "skipped";
 export const TERMINAL: readonly RunStatus[] = ["succeeded", "failed", "dead", "skipped"];
 
-/** One job as the plan's Worker view describes it (infra/plan.py WorkerJob). */
+/** One job as the plan's Worker view describes it (cronflare/plan.py WorkerJob). */
 export interface JobSpec {
   name: string;
   description: string;

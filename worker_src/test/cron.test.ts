@@ -5,7 +5,7 @@ import { job } from "./bindings";
 
 const at = (iso: string) => Date.parse(iso);
 
-describe("shared cron vectors from jobs/schedule.py", () => {
+describe("shared cron vectors from cronflare/catalog/schedule.py", () => {
   it("agrees on every case", () => {
     expect(vectors.cases.length).toBeGreaterThanOrEqual(80);
     const mismatches: string[] = [];

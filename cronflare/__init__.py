@@ -1,0 +1,23 @@
+"""cronflare: typed cron schedules for Modal jobs, timed by Cloudflare, provisioned by Pulumi.
+
+User code (a catalog and its handlers) imports only from here; the subpackages are machinery
+and may move between releases. Importing this package stays cheap: pydantic, nothing of Modal,
+Pulumi or the CLI.
+
+Subpackages, and what each may import (tests/test_layout.py enforces them):
+- `catalog`: the job model, schedules, validation, loading. Imports nothing else of cronflare.
+- `runtime`: what runs on Modal (the app, the dispatcher, the job wrapper, executors, the
+  idempotency store, signing, the run context). Imports `catalog`.
+- `plan`, `settings`: the stack settings and the deploy plan. Import `catalog` and `cost.prices`.
+- `cost`: the cost model and its dated prices. Imports `catalog`, `plan`, `settings`.
+- `local`: the local stack and the demo. Imports `catalog`, `plan`, `settings`, `bundle`.
+- `bundle`, `drift`, `cli`: the Worker bundle, drift detection, the `cronflare` command.
+
+Nothing here imports `jobs` or `infra`: the user's catalog is reached only through
+CRONFLARE_CATALOG (default `jobs.catalog:CATALOG`).
+"""
+
+from cronflare.catalog.model import Catalog, Defaults, Job, Resources, RetryPolicy
+from cronflare.runtime.context import RunContext
+
+__all__ = ["Catalog", "Defaults", "Job", "Resources", "RetryPolicy", "RunContext"]

@@ -1,0 +1,427 @@
+"""The `cronflare` command: check the catalog, next runs, the deploy plan, cost, and drift."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cronflare import drift as drift_check
+from cronflare.catalog.loader import catalog_ref, load_catalog
+from cronflare.catalog.model import CatalogError
+from cronflare.catalog.schedule import iso_utc, next_fires
+from cronflare.catalog.validate import resolve
+from cronflare.cost import model as cost_model
+from cronflare.plan import DeployPlan, plan, plan_resolved
+from cronflare.settings import Settings, load_stack_settings, local_settings
+
+app = typer.Typer(
+    name="cronflare",
+    help="Unlimited, typed cron schedules for Modal jobs, timed by Cloudflare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option("--catalog", help="module:attribute or path.py (default: $CRONFLARE_CATALOG)"),
+]
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", help="read settings from Pulumi.<stack>.yaml")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TriggerMode(StrEnum):
+    """How the Worker is woken: --mode."""
+
+    auto = "auto"
+    native = "native"
+    tick = "tick"
+
+
+class CloudflarePlan(StrEnum):
+    """Which Cloudflare plan sets the native trigger limit: --cloudflare-plan."""
+
+    free = "free"
+    paid = "paid"
+
+
+def reports_problems(fn: F) -> F:
+    """Print CatalogError lines on stderr and exit 1, with no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CatalogError as error:
+            for line in error.problems:
+                err.print(line, markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(stack: str | None, **overrides: Any) -> Settings:
+    settings = load_stack_settings(stack) if stack else local_settings()
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _plan(catalog: str | None, stack: str | None, **overrides: Any) -> DeployPlan:
+    return plan(load_catalog(catalog), _settings(stack, **overrides))
+
+
+def _utc(text: str, option: str = "--after") -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CatalogError([f"{option}: {text!r} is not an ISO 8601 time"]) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@app.command()
+@reports_problems
+def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
+    """Validate the catalog (and a stack's settings): exit 1 with one line per problem."""
+    p = _plan(catalog, stack)
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    enabled = sum(j.enabled for j in p.jobs)
+    out.print(
+        f"ok: {len(p.jobs)} jobs ({enabled} enabled) in {catalog_ref(catalog)}; stack {p.stack} "
+        f"runs in {p.mode} mode on {len(p.cron_triggers)} Cloudflare cron trigger(s)",
+        markup=False,
+    )
+
+
+@app.command("next")
+@reports_problems
+def next_(
+    job: Annotated[str | None, typer.Argument(help="job name (default: every enabled job)")] = None,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000)] = 5,
+    after: Annotated[str | None, typer.Option("--after", help="ISO 8601; default now")] = None,
+    catalog: CatalogOpt = None,
+    stack: StackOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the next fire times of one job, or of every enabled job."""
+    settings = _settings(stack)
+    jobs = resolve(load_catalog(catalog), settings.jobs).jobs
+    start = _utc(after) if after else datetime.now(UTC)
+    if job is not None:
+        by_name = {j.name: j for j in jobs}
+        if job not in by_name:
+            raise CatalogError([f"job {job}: name: no such job in {catalog_ref(catalog)}"])
+        jobs = (by_name[job],)
+    else:
+        jobs = tuple(j for j in jobs if j.enabled)
+    fires = {j.name: next_fires(j.cron, j.timezone, start, count) for j in jobs}
+    if as_json:
+        data: Any = {k: [iso_utc(t) for t in v] for k, v in fires.items()}
+        typer.echo(json.dumps(data[job] if job else data, indent=2))
+        return
+    table = Table(title=f"Next runs after {iso_utc(start)}", title_justify="left")
+    for column in ("job", "schedule", "local time", "UTC"):
+        table.add_column(column)
+    for j in jobs:
+        zone = ZoneInfo(j.timezone)
+        times = fires[j.name] or [None]
+        for i, t in enumerate(times):
+            local = t.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if t else "never"
+            table.add_row(
+                j.name if i == 0 else "",
+                f"{j.schedule} ({j.timezone})" if i == 0 else "",
+                local,
+                iso_utc(t) if t else "",
+            )
+        table.add_section()
+    out.print(table)
+
+
+@app.command("plan")
+@reports_problems
+def plan_(
+    stack: StackOpt = None,
+    mode: Annotated[
+        TriggerMode | None, typer.Option("--mode", help="default: the stack's triggerMode")
+    ] = None,
+    cloudflare_plan: Annotated[
+        CloudflarePlan | None,
+        typer.Option("--cloudflare-plan", help="default: the stack's cloudflarePlan"),
+    ] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the deploy plan: the mode, the Cloudflare triggers, and which jobs share them."""
+    p = _plan(
+        catalog,
+        stack,
+        trigger_mode=mode.value if mode else None,
+        cloudflare_plan=cloudflare_plan.value if cloudflare_plan else None,
+    )
+    if as_json:
+        typer.echo(p.model_dump_json(indent=2))
+        return
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    out.print(f"[bold]stack[/] {p.stack}   [bold]mode[/] {p.mode} (asked: {p.requested_mode})")
+    out.print(f"why: {p.mode_reason}", markup=False)
+    table = Table(title_justify="left", title="Cloudflare cron triggers and the jobs they wake")
+    for column in ("trigger (UTC)", "job", "schedule", "timezone", "as a native trigger"):
+        table.add_column(column)
+    for trigger in p.cron_triggers:
+        members = [
+            j for j in p.jobs if j.enabled and (p.mode == "tick" or j.cloudflare_cron == trigger)
+        ]
+        for i, j in enumerate(members):
+            table.add_row(
+                trigger if i == 0 else "",
+                j.name,
+                j.schedule,
+                j.timezone,
+                j.cloudflare_cron or "[yellow]tick only[/]",
+            )
+        table.add_section()
+    out.print(table)
+    disabled = [j.name for j in p.jobs if not j.enabled]
+    if disabled:
+        out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)
+
+
+@app.command()
+@reports_problems
+def cost(
+    stack: StackOpt = None,
+    catalog: CatalogOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="ISO 8601 start of the 30 days; default now")
+    ] = None,
+    cloudflare_plan: Annotated[
+        CloudflarePlan | None,
+        typer.Option("--cloudflare-plan", help="default: the stack's cloudflarePlan"),
+    ] = None,
+    retries_per_run: Annotated[
+        float,
+        typer.Option("--retries-per-run", min=0, max=100, help="expected dispatch retries per run"),
+    ] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate a month of the catalog: runs, compute, Cloudflare use, hybrid vs Modal-only.
+
+    Counts each job's runs in the 30 days from --start, their Modal compute, the Worker's use of
+    the free plan's daily allowances, and compares the monthly total with one Modal scheduled
+    function per job (docs/COST.md).
+    """
+    settings = _settings(stack, cloudflare_plan=cloudflare_plan.value if cloudflare_plan else None)
+    resolved = resolve(load_catalog(catalog), settings.jobs)
+    p = plan_resolved(resolved, settings)
+    report = cost_model.estimate(
+        p,
+        resolved.jobs,
+        settings.prices,
+        _utc(start, "--start") if start else datetime.now(UTC),
+        retries_per_run=retries_per_run,
+    )
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    for warning in p.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    cost_model.render(report, settings.prices, out)
+
+
+@app.command()
+def drift(
+    stack: Annotated[
+        str | None, typer.Option("--stack", help="run `pulumi preview --refresh` on this stack")
+    ] = None,
+    from_json: Annotated[
+        str | None,
+        typer.Option("--from-json", help="summarise a saved `pulumi preview --json` ('-': stdin)"),
+    ] = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="print Markdown, for a CI step summary")
+    ] = False,
+) -> None:
+    """Find drift between the program, Pulumi's state and the cloud.
+
+    Exit 0: no drift. 1: drift. 2: cannot check (no pulumi CLI, no login, no stack, bad JSON).
+    """
+    if (stack is None) == (from_json is None):
+        raise typer.BadParameter("give exactly one of --stack or --from-json")
+    if as_json and markdown:
+        raise typer.BadParameter("give at most one of --json or --markdown")
+    target = f"stack {stack}" if stack else str(from_json)
+    try:
+        if stack:
+            report = drift_check.check_stack(stack)
+        else:
+            stdin = sys.stdin.read() if from_json == "-" else None
+            report = drift_check.read_preview_file(str(from_json), stdin)
+    except drift_check.DriftCheckError as error:
+        err.print(f"cannot check drift: {error}", markup=False)
+        if as_json:
+            typer.echo(drift_check.as_json(None, target, str(error)))
+        elif markdown:
+            typer.echo(drift_check.as_markdown(None, target, str(error)), nl=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(drift_check.as_json(report, target))
+    elif markdown:
+        typer.echo(drift_check.as_markdown(report, target), nl=False)
+    else:
+        if report.drifted:
+            out.print(drift_check.rich_table(report, f"Drift in {target}"))
+        out.print(report.verdict(target), markup=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@reports_problems
+def demo(
+    hours: Annotated[float, typer.Option("--hours", min=0.02, max=24 * 7)] = 24,
+    start: Annotated[
+        str | None, typer.Option("--start", help="ISO 8601; default today 00:00Z")
+    ] = None,
+    catalog: CatalogOpt = None,
+    chaos: Annotated[bool, typer.Option("--chaos", help="inject dispatcher faults")] = False,
+    as_json: JsonOpt = False,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="stay up for the dashboard")
+    ] = False,
+) -> None:
+    """Run the catalog through simulated hours on the real local stack (workerd + dispatcher).
+
+    Exits 0 only when every expected run fired exactly once and ended in one terminal status.
+    """
+    from datetime import timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cronflare.local import demo as d
+    from cronflare.local.stack import LocalStack
+
+    # Ctrl-C, and a SIGTERM from a supervisor, both unwind through the stack's `with`, which
+    # stops the Worker and the dispatcher (even when SIGINT was ignored by a parent shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    begin = _utc(start) if start else d.default_start()
+    end = begin + timedelta(minutes=round(hours * 60))
+    p = d.demo_plan(catalog, chaos)
+    expected = d.expected_runs(p, begin, end)
+    shown = err if as_json else out
+    faults = d.CHAOS_FAULTS if chaos else None
+    try:
+        with LocalStack(p, catalog=catalog, faults=faults, dispatch_timeout_ms=1500) as stack:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())  # fmt: skip
+            with Progress(*columns, console=shown, transient=True) as progress:
+                sent = d.simulate(stack, p, begin, end, progress, chaos=chaos)
+                task = progress.add_task("waiting for every run to end", total=None)
+                runs = stack.wait_until_settled(90, expected=sum(map(len, expected.values())))
+                progress.update(task, completed=1, total=1)
+            outcome = d.account(p, expected, runs, stack.executions(), sent, begin, end)
+            if as_json:
+                typer.echo(json.dumps(outcome.as_json(), indent=2))
+            else:
+                d.render(outcome, out)
+                out.print(
+                    f"dashboard: {stack.worker_url}/  (user any, password {stack.admin_token})"
+                )
+                sample = stack.admin("GET", "/runs?limit=3").json()
+                out.print_json(data=sample)
+            if keep_running:
+                shown.print("the stack stays up; Ctrl-C to stop it")
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    pass
+    except KeyboardInterrupt:
+        err.print("cronflare: interrupted; everything it started has stopped", markup=False)
+        raise typer.Exit(130) from None
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command("serve-dispatcher")
+def serve_dispatcher(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8787,
+    store: Annotated[
+        str, typer.Option("--store", help="SQLite file that remembers spawned execution ids")
+    ] = ".cronflare/dispatcher.sqlite3",
+    catalog: CatalogOpt = None,
+    faults: Annotated[
+        str | None, typer.Option("--faults", help="JSON fault plan, for chaos runs and tests")
+    ] = None,
+) -> None:
+    """Serve the dispatcher locally (POST /dispatch), running jobs in local worker processes.
+
+    Keys come from CRONFLARE_SIGNING_KEY and, during a rotation, CRONFLARE_SIGNING_KEY_NEXT.
+    """
+    import os
+
+    import uvicorn
+
+    from cronflare.runtime.dispatcher import FaultPlan, create_app, keys_from_env
+    from cronflare.runtime.executors import LocalExecutor
+    from cronflare.runtime.store import SqliteStore
+    from cronflare.runtime.wrapper import catalog_jobs
+
+    keys = keys_from_env()
+    if not keys[0]:
+        err.print("cronflare: set CRONFLARE_SIGNING_KEY to serve the dispatcher", markup=False)
+        raise typer.Exit(2)
+    if catalog:
+        os.environ["CRONFLARE_CATALOG"] = catalog
+    try:
+        jobs = catalog_jobs()
+    except CatalogError as error:
+        for line in error.problems:
+            err.print(line, markup=False)
+        raise typer.Exit(1) from None
+    executor = LocalExecutor(keys[0])
+    try:
+        plan = FaultPlan(json.loads(faults)) if faults else None
+        app_ = create_app(executor, keys, SqliteStore(store), jobs, faults=plan)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        executor.shutdown()
+
+
+def main() -> None:
+    """Console-script entry point: run the CLI and never show a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("cronflare: interrupted; everything it started has stopped", markup=False)
+        sys.exit(130)
+    except Exception as error:  # a bug: say what, not where
+        err.print(f"cronflare: internal error: {type(error).__name__}: {error}", markup=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

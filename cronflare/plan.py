@@ -1,0 +1,195 @@
+"""catalog + settings -> DeployPlan: pure, versioned and JSON-able (docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cronflare.catalog.model import Catalog, CatalogError, Concurrency
+from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
+from cronflare.settings import NAMESPACE, Settings
+
+PLAN_VERSION = 1
+WORKER_PLAN_MODULE = "plan.js"  # the name src/index.ts imports it by
+TICK_CRON = "* * * * *"
+Mode = Literal["native", "tick"]
+
+
+class Frozen(BaseModel):
+    """An immutable model that refuses unknown fields: the plan's, and what is derived from it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WorkerJob(Frozen):
+    """One job as the Worker reads it from its plan module."""
+
+    name: str
+    description: str
+    schedule: str
+    cron: str
+    timezone: str
+    cloudflare_cron: str | None
+    enabled: bool
+    concurrency: Concurrency
+    timeout: int
+
+
+class Queues(Frozen):
+    """Queue names and consumer settings: the Worker tells the two queues apart by name."""
+
+    jobs: str
+    dead_letter: str
+    batch_size: int
+    max_retries: int
+    max_wait_time_ms: int
+    retry_max_delay_seconds: int
+
+
+class DeployPlan(Frozen):
+    """What the Pulumi program and the Worker need to know, derived from catalog + settings."""
+
+    version: Literal[1] = PLAN_VERSION
+    stack: str
+    name_prefix: str
+    mode: Mode
+    requested_mode: Literal["auto", "native", "tick"]
+    mode_reason: str
+    cloudflare_plan: Literal["free", "paid"]
+    native_trigger_limit: int
+    cron_triggers: tuple[str, ...]
+    catchup_window_minutes: int
+    report_timeout_seconds: int
+    queues: Queues
+    jobs: tuple[WorkerJob, ...]
+    warnings: tuple[str, ...]
+
+    def worker_module(self) -> str:
+        """`plan.js`, the ES module uploaded beside the Worker bundle that default-exports
+        worker_config(). A module, not a JSON binding: Cloudflare caps a binding at 5 KB.
+        """
+        body = json.dumps(self.worker_config(), separators=(",", ":"), sort_keys=True)
+        return f"export default {body};\n"
+
+    def worker_config(self) -> dict[str, Any]:
+        """The plan as the Worker reads it (env.JOBS): no secrets, nothing it does not use."""
+        return self.model_dump(
+            mode="json",
+            include={
+                "version",
+                "mode",
+                "cron_triggers",
+                "catchup_window_minutes",
+                "report_timeout_seconds",
+                "queues",
+                "jobs",
+            },
+        )
+
+
+def _worker_job(job: ResolvedJob) -> WorkerJob:
+    return WorkerJob(
+        name=job.name,
+        description=job.description,
+        schedule=job.schedule,
+        cron=job.cron,
+        timezone=job.timezone,
+        cloudflare_cron=job.cloudflare_cron,
+        enabled=job.enabled,
+        concurrency=job.concurrency,
+        timeout=job.timeout,
+    )
+
+
+def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tuple[str, ...]]:
+    """Pick native or tick, say why, and list the native triggers; raise if `native` cannot be."""
+    active = [j for j in resolved.jobs if j.enabled and not j.never_fires]
+    blocked = [j for j in active if j.cloudflare_cron is None]
+    triggers = tuple(sorted({j.cloudflare_cron for j in active if j.cloudflare_cron}))
+    limit, plan = settings.trigger_limit, settings.cloudflare_plan
+    over = f"{len(triggers)} distinct schedules exceed the {plan} plan's {limit} cron triggers"
+    requested = settings.trigger_mode
+    if requested == "tick":
+        return "tick", f"{NAMESPACE}:triggerMode is tick", (TICK_CRON,)
+    if requested == "native":
+        problems = [
+            f"job {j.name}: {'schedule' if j.timezone == 'UTC' else 'timezone'}: cannot be a "
+            f"native Cloudflare trigger: {j.native_blocker}; "
+            f"set {NAMESPACE}:triggerMode to auto or tick"
+            for j in blocked
+        ]
+        if len(triggers) > limit:
+            problems.append(f"config {NAMESPACE}:triggerMode: native mode is impossible: {over}")
+        if problems:
+            raise CatalogError(problems)
+        return "native", f"{NAMESPACE}:triggerMode is native", triggers
+    if blocked:
+        first = blocked[0]
+        return (
+            "tick",
+            (
+                f"{len(blocked)} job(s) cannot be native Cloudflare triggers, "
+                f"such as {first.name}: {first.native_blocker}"
+            ),
+            (TICK_CRON,),
+        )
+    if len(triggers) > limit:
+        return "tick", over, (TICK_CRON,)
+    return (
+        "native",
+        (
+            f"{len(triggers)} distinct UTC schedules, each translated exactly, fit the {plan} "
+            f"plan's {limit} cron triggers"
+        ),
+        triggers,
+    )
+
+
+REPORT_MARGIN_S = 600
+
+
+def report_timeout(jobs: tuple[ResolvedJob, ...]) -> int:
+    """How long a dispatched run may stay silent before the Worker fails it: the longest a job
+    can take on Modal, every attempt and retry delay included, plus a margin.
+    """
+    longest = [
+        j.timeout * j.retries.attempts + int(j.retries.max_delay) * (j.retries.attempts - 1)
+        for j in jobs
+        if j.enabled
+    ]
+    return max(longest, default=0) + REPORT_MARGIN_S
+
+
+def plan(catalog: Catalog, settings: Settings) -> DeployPlan:
+    """Check the catalog against the stack and derive the deploy plan, or raise CatalogError."""
+    return plan_resolved(resolve(catalog, settings.jobs), settings)
+
+
+def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
+    """The deploy plan of jobs already resolved with the stack's overrides."""
+    mode, reason, triggers = choose_mode(resolved, settings)
+    prefix = settings.name_prefix
+    return DeployPlan(
+        stack=settings.stack,
+        name_prefix=prefix,
+        mode=mode,
+        requested_mode=settings.trigger_mode,
+        mode_reason=reason,
+        cloudflare_plan=settings.cloudflare_plan,
+        native_trigger_limit=settings.trigger_limit,
+        cron_triggers=triggers,
+        catchup_window_minutes=settings.catchup_window_minutes,
+        report_timeout_seconds=report_timeout(resolved.jobs),
+        queues=Queues(
+            jobs=f"{prefix}-jobs",
+            dead_letter=f"{prefix}-jobs-dlq",
+            batch_size=settings.queue_batch_size,
+            max_retries=settings.queue_max_retries,
+            max_wait_time_ms=settings.queue_max_wait_time_ms,
+            retry_max_delay_seconds=settings.retry_max_delay_seconds,
+        ),
+        jobs=tuple(_worker_job(j) for j in resolved.jobs),
+        warnings=resolved.warnings,
+    )

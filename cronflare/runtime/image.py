@@ -1,0 +1,13 @@
+"""What the Modal image carries: the Python packages the runtime needs, and the local sources."""
+
+# The runtime's own third-party packages, pinned as in pyproject.toml (a test checks).
+PYTHON_PACKAGES = (
+    "cronsim==2.8",
+    "fastapi==0.165.0",
+    "httpx==0.28.1",
+    "pydantic==2.14.3",
+    "pyyaml==6.0.3",
+    "tzdata==2026.6",
+)
+# The machinery and the user's jobs: the image carries both, and a change to either redeploys.
+SOURCE_PACKAGES = ("cronflare", "jobs")

@@ -1,0 +1,323 @@
+"""`cronflare cost`: run counts, Modal compute, Cloudflare usage and the plan each side needs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cronflare import cli
+from cronflare.catalog.model import Catalog, CatalogError, Job, Resources
+from cronflare.catalog.validate import resolve
+from cronflare.cost.model import CostReport, estimate
+from cronflare.cost.prices import Prices
+from cronflare.plan import plan
+from cronflare.settings import load_stack_settings, local_settings, settings_from_config
+from jobs.catalog import CATALOG
+from tests.cron_oracle import croniter_fires, oracle_next
+from tests.test_cli import BAD_CATALOG
+
+H = "jobs.handlers.ops:monitor"
+# Europe/Berlin leaves summer time on 2026-10-25 and America/New_York on 2026-11-01.
+DST_START = datetime(2026, 10, 15, tzinfo=UTC)
+# A Monday, far from any DST change: 30 whole UTC days.
+START = datetime(2026, 3, 2, tzinfo=UTC)
+
+# Every figure pinned, so that the hand-computed numbers below never move with the real table.
+PINNED = {
+    "asOf": "2026-01-01",
+    "workersFreeRequestsPerDay": 100_000,
+    "workersPaidUsdPerMonth": 5,
+    "workersPaidRequestsPerMonth": 10_000_000,
+    "workersPaidUsdPerMillionRequests": 0.30,
+    "queuesFreeOperationsPerDay": 10_000,
+    "queuesPaidOperationsPerMonth": 1_000_000,
+    "queuesPaidUsdPerMillionOperations": 0.40,
+    "d1FreeRowsReadPerDay": 5_000_000,
+    "d1FreeRowsWrittenPerDay": 100_000,
+    "d1FreeDatabaseMb": 500,
+    "d1PaidRowsReadPerMonth": 25_000_000_000,
+    "d1PaidRowsWrittenPerMonth": 50_000_000,
+    "d1PaidUsdPerMillionRowsRead": 0.001,
+    "d1PaidUsdPerMillionRowsWritten": 1.0,
+    "modalCpuUsdPerCoreSecond": 0.00001,
+    "modalMemoryUsdPerGibSecond": 0.000002,
+    "modalGpuUsdPerSecond": {"T4": 0.0001},
+    "modalDefaultCpuCores": 0.125,
+    "modalMinCpuCores": 0.125,
+    "modalDefaultMemoryMib": 128,
+    "modalScaledownWindowSeconds": 60,
+    "modalStarterUsdPerMonth": 0,
+    "modalStarterCreditsUsdPerMonth": 0,
+    "modalStarterScheduledFunctions": 5,
+    "modalStarterWebEndpoints": 8,
+    "modalTeamUsdPerMonth": 250,
+    "modalTeamCreditsUsdPerMonth": 0,
+}
+
+runner = CliRunner()
+
+
+def job(name: str, **kw) -> Job:
+    return Job(name=name, description="d", handler=H, **kw)
+
+
+def pinned(**changes) -> Prices:
+    return Prices.model_validate({**PINNED, **changes})
+
+
+def report(
+    catalog: Catalog, start: datetime = START, prices: Prices | None = None, **settings
+) -> CostReport:
+    s = local_settings(**settings)
+    return estimate(plan(catalog, s), resolve(catalog, s.jobs).jobs, prices or pinned(), start)
+
+
+def every_minute(count: int) -> Catalog:
+    return Catalog(jobs=[job(f"m{i}", every="1m", expected_duration="5s") for i in range(count)])
+
+
+def test_run_counts_match_an_independent_cron_reading_across_dst_changes():
+    """Each job's runs in the 30 days are those an independent cron oracle finds, DST included."""
+    end = DST_START + timedelta(days=30)
+    for zone in ("Europe/Berlin", "America/New_York"):
+        z = ZoneInfo(zone)
+        assert DST_START.astimezone(z).utcoffset() != end.astimezone(z).utcoffset(), zone
+    got = {j.name: j.runs for j in report(CATALOG, DST_START).jobs}
+    for j in resolve(CATALOG).jobs:
+        if j.timezone == "UTC":
+            expected = croniter_fires(j.cron, DST_START, end)
+        else:
+            after, horizon = DST_START - timedelta(minutes=1), timedelta(days=30, minutes=1)
+            found = oracle_next(j.cron, j.timezone, after, 10_000, horizon)
+            expected = [t for t in found if t < end]
+        assert got[j.name] == len(expected), j.name
+    assert got["berlin-digest"] == 22 and got["new-york-sla-report"] == 5
+    assert got["monitoring"] == 30 * 288 and got["quarterly-archive"] == 0
+
+
+def test_a_disabled_job_has_no_runs_and_costs_nothing():
+    """A job disabled by the stack runs 0 times, bills nothing, and uses no Cloudflare."""
+    catalog = Catalog(jobs=[job("on", schedule="0 * * * *"), job("off", every="1m")])
+    r = report(catalog, jobs={"off": {"enabled": False}})
+    off = next(j for j in r.jobs if j.name == "off")
+    assert (off.runs, off.billed_seconds, off.usd) == (0, 0.0, 0.0)
+    assert r.cloudflare.queue_operations.per_month == 3 * 720
+    assert r.modal_only.scheduled_functions == 1
+
+
+def test_hand_computed_catalog():
+    """Runs, container seconds, CPU-, GiB- and GPU-seconds, dollars and Cloudflare usage of a
+    three-job catalog match the figures worked out by hand from the pinned prices.
+    """
+    catalog = Catalog(
+        jobs=[
+            job("hourly", schedule="0 * * * *", expected_duration="30s",
+                resources=Resources(cpu=1, memory=2048)),
+            job("gpu-nightly", schedule="0 2 * * *", expected_duration="10m",
+                resources=Resources(gpu="T4")),
+            job("every-minute", every="1m"),  # no expected_duration: 60 s assumed
+        ]
+    )  # fmt: skip
+    r = report(catalog)
+    jobs = {j.name: j for j in r.jobs}
+
+    # hourly: 720 runs of 30 s, each then idle 60 s (the next run is an hour away).
+    h = jobs["hourly"]
+    assert (h.runs, h.billed_seconds) == (720, 720 * 90)  # 64,800 s
+    assert h.cpu_core_seconds == 64_800 and h.memory_gib_seconds == 129_600
+    assert h.usd == pytest.approx(64_800 * 0.00001 + 129_600 * 0.000002)  # 0.648 + 0.2592
+    # gpu-nightly: 30 runs of 600 s + 60 s idle, on Modal's default 0.125 cores and 128 MiB.
+    g = jobs["gpu-nightly"]
+    assert (g.runs, g.billed_seconds, g.gpu_seconds) == (30, 19_800, 19_800)
+    assert g.cpu_core_seconds == 2_475 and g.memory_gib_seconds == 2_475
+    assert g.usd == pytest.approx(0.02475 + 0.00495 + 1.98)  # 2.0097
+    # every-minute: 43,200 runs of 60 s (assumed), no idle time before the next one.
+    e = jobs["every-minute"]
+    assert (e.runs, e.expected_duration_s, e.expected_duration_assumed) == (43_200, 60, True)
+    assert e.billed_seconds == 2_592_000 and e.cpu_core_seconds == 324_000
+    assert e.usd == pytest.approx(3.24 + 0.648)  # 3.888
+
+    # Native mode, 3 triggers. A day: 1,440 + 24 + 1 = 1,465 runs and as many trigger fires;
+    # one consumer batch per minute (1,440); one callback per run.
+    cf = r.cloudflare
+    assert (cf.mode, cf.cron_triggers) == ("native", 3)
+    assert cf.worker_invocations.per_day_peak == 1_465 + 1_440 + 1_465  # 4,370
+    assert cf.worker_invocations.per_month == 30 * 4_370
+    assert cf.queue_operations.per_day_peak == 3 * 1_465  # 4,395
+    assert cf.d1_rows_written.per_day_peak == 11 * 1_465 + 1_440  # 17,555
+    assert cf.d1_rows_written.per_month == 11 * 43_950 + 43_200  # 526,650
+    assert cf.d1_rows_read.per_day_peak == 8 * 1_465 + 7 * 1_465  # 21,975
+    assert cf.plan_needed == "free" and cf.usd_per_month == 0
+    assert (
+        cf.why
+        == "every daily allowance fits; the fullest is Queue operations, 44.0% on the busiest day"
+    )
+
+    # The dispatcher is busy 1 s every minute and idles the other 59: 43,200 min x 60 s.
+    compute = 0.9072 + 2.0097 + 3.888
+    assert r.hybrid.dispatcher_billed_seconds == 2_592_000
+    assert r.hybrid.dispatcher_usd == pytest.approx(2_592_000 * 0.125 * (0.00001 + 0.000002))
+    assert r.hybrid.jobs_compute_usd == pytest.approx(compute) == r.modal_only.jobs_compute_usd
+    assert r.hybrid_usd_per_month == pytest.approx(compute + 3.888)  # 10.6929
+    # Three scheduled functions fit Modal's Starter plan: Modal-only pays compute alone.
+    assert (r.modal_only.modal_plan, r.modal_only_usd_per_month) == (
+        "starter",
+        pytest.approx(compute),
+    )
+    assert r.verdict.startswith("Modal-only is cheaper by $3.89/month")
+
+
+def test_queue_operations_beyond_the_free_allowance_need_the_paid_plan():
+    """Three every-minute jobs make 12,960 queue operations a day: over the free 10,000."""
+    r = report(every_minute(3))
+    assert r.cloudflare.queue_operations.per_day_peak == 12_960
+    assert r.cloudflare_plan_needed == "paid"
+    assert r.cloudflare.reasons == (
+        "Queue operations: 12,960 on the busiest day > the free plan's 10,000 a day",
+    )
+    assert r.cloudflare.usd_per_month == 5  # the plan fee: 388,800 operations are included
+
+
+def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():
+    """At the allowance the free plan still fits; one row written over it needs paid."""
+    busy = report(every_minute(1)).cloudflare.d1_rows_written.per_day_peak
+    assert busy == 11 * 1_440 + 1_440
+    at = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy))
+    over = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy - 1))
+    assert at.cloudflare_plan_needed == "free"
+    assert over.cloudflare_plan_needed == "paid"
+    assert over.cloudflare.reasons[0].startswith("D1 rows written: 17,280 on the busiest day")
+
+
+def test_paid_usage_beyond_the_included_amounts_is_billed():
+    """On the paid plan, operations over the monthly inclusion cost their price per million."""
+    r = report(every_minute(3), prices=pinned(queuesPaidOperationsPerMonth=100_000))
+    overage = (388_800 - 100_000) / 1e6 * 0.40
+    assert r.cloudflare.queue_operations.paid_overage_usd == pytest.approx(overage)
+    assert r.cloudflare.usd_per_month == pytest.approx(5 + overage)
+
+
+def test_native_triggers_beyond_the_free_five_need_the_paid_plan():
+    """Seven native triggers fit a paid account but not the free plan's five."""
+    catalog = Catalog(jobs=[job(f"j{h}", schedule=f"0 {h} * * *") for h in range(7)])
+    r = report(catalog, cloudflare_plan="paid")
+    assert (r.cloudflare.mode, r.cloudflare.cron_triggers) == ("native", 7)
+    assert r.cloudflare.reasons[0].startswith(
+        "cron triggers: 7 native triggers > the free plan's 5"
+    )
+
+
+def test_modal_only_needs_the_team_plan_beyond_five_scheduled_functions():
+    """Five enabled jobs fit Modal's Starter plan; a sixth needs Team; disabled ones don't count."""
+    five = Catalog(jobs=[job(f"j{h}", schedule=f"0 {h} * * *") for h in range(5)])
+    six = Catalog(jobs=[*five.jobs, job("j5", schedule="0 5 * * *")])
+    assert report(five).modal_only.modal_plan == "starter"
+    assert report(six).modal_only.modal_plan == "team"
+    assert report(six).modal_only.usd_per_month == pytest.approx(
+        250 + report(six).hybrid.jobs_compute_usd
+    )
+    assert report(six, jobs={"j5": {"enabled": False}}).modal_only.modal_plan == "starter"
+
+
+def test_the_default_expected_duration_is_capped_at_the_timeout_and_said():
+    """A job without expected_duration runs 60 s, or its timeout if shorter, and is named."""
+    r = report(Catalog(jobs=[job("short", schedule="@daily", timeout="30s")]))
+    assert (r.jobs[0].expected_duration_s, r.jobs[0].expected_duration_assumed) == (30, True)
+    assert r.assumptions[0].endswith("for 1 job(s) that do not set it: short")
+
+
+def test_every_price_is_dated_and_has_a_source():
+    """The table carries its date, and every figure names at least one https source."""
+    figures = set(Prices.model_fields) - {"as_of"}
+    assert set(Prices.SOURCES) == figures
+    assert all(
+        urls and all(u.startswith("https://") for u in urls) for urls in Prices.SOURCES.values()
+    )
+    assert Prices().as_of.year >= 2026
+
+
+def test_a_stack_can_override_a_price(tmp_path: Path):
+    """`cronflare:prices` in the stack file replaces those figures, GPUs one by one."""
+    config = {
+        "cronflare:accountId": "0" * 32,
+        "cronflare:prices": {"workersPaidUsdPerMonth": 7, "modalGpuUsdPerSecond": {"T4": 0.001}},
+    }
+    (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
+    prices = load_stack_settings("t", tmp_path).prices
+    assert prices.workers_paid_usd_per_month == 7
+    assert prices.modal_gpu_usd_per_second["T4"] == 0.001
+    assert prices.modal_gpu_usd_per_second["H100"] == Prices().modal_gpu_usd_per_second["H100"]
+    assert prices.overridden() == ["workersPaidUsdPerMonth", "modalGpuUsdPerSecond"]
+
+
+def test_a_bad_price_override_is_a_config_error():
+    """An unknown price key or a bad value is a `config cronflare:prices.<key>:` line."""
+    with pytest.raises(CatalogError) as err:
+        settings_from_config(
+            {"prices": {"workersPaidUsdPerMont": 7, "queuesFreeOperationsPerDay": -1}},
+            "dev",
+            require_account=False,
+        )
+    assert err.value.problems == [
+        "config cronflare:prices.queuesFreeOperationsPerDay: Input should be greater than or "
+        "equal to 0",
+        "config cronflare:prices.workersPaidUsdPerMont: unknown field "
+        "(did you mean workersPaidUsdPerMonth?)",
+    ]
+
+
+def test_cli_json_has_the_documented_keys_and_uses_the_stack_prices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`cost --json` exits 0 with the documented keys, priced by the stack's overrides."""
+    (tmp_path / "Pulumi.yaml").write_text("name: cronflare\n")
+    config = {"cronflare:accountId": "0" * 32, "cronflare:prices": {"modalTeamUsdPerMonth": 300}}
+    (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(cli.app, ["cost", "--stack", "t", "--start", "2026-10-15T00:00Z", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert {
+        "jobs",
+        "cloudflare",
+        "modal_only",
+        "hybrid_usd_per_month",
+        "modal_only_usd_per_month",
+        "cloudflare_plan_needed",
+    } <= set(data)
+    assert data["start"] == "2026-10-15T00:00:00Z"
+    assert data["price_overrides"] == ["modalTeamUsdPerMonth"]
+    assert data["modal_only"]["modal_plan_usd"] == 300
+    assert data["cloudflare_plan_needed"] == "free"
+
+
+def test_cli_prints_the_tables_and_a_verdict():
+    """The human output has the three tables, the plan needed and the one-line verdict."""
+    r = runner.invoke(cli.app, ["cost", "--start", "2026-10-15T00:00Z"])
+    assert r.exit_code == 0, r.output
+    for text in ("Runs and Modal compute", "Cloudflare usage (tick mode)", "Per month",
+                 "Cloudflare plan needed: free", "hybrid is cheaper by $250.00/month"):  # fmt: skip
+        assert text in r.stdout, text
+
+
+def test_cli_with_a_bad_catalog_exits_1_with_the_lines_of_check(tmp_path: Path):
+    """A bad catalog stops `cost` with exactly the lines `check` prints, and exit 1."""
+    path = tmp_path / "bad_catalog.py"
+    path.write_text(BAD_CATALOG)
+    got = runner.invoke(cli.app, ["cost", "--catalog", str(path)])
+    want = runner.invoke(cli.app, ["check", "--catalog", str(path)])
+    assert got.exit_code == 1 and got.stdout == ""
+    assert got.stderr == want.stderr and "job weekly: schedule:" in got.stderr
+
+
+def test_cli_refuses_a_start_that_is_not_a_time():
+    """--start must be ISO 8601."""
+    r = runner.invoke(cli.app, ["cost", "--start", "tomorrow"])
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "--start: 'tomorrow' is not an ISO 8601 time"

@@ -1,0 +1,269 @@
+"""End-to-end: the real Worker in workerd, the real dispatcher and worker processes, on loopback.
+
+Every scenario checks, from the D1 run log and from the executor's own record of what it ran,
+that every due run ends in exactly one terminal status and no job body ran twice.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from cronflare.local.stack import TERMINAL, LocalStack
+from cronflare.runtime.signing import signed_headers
+from tests import ROOT
+from tests.fixtures.e2e_catalog import WITH_GHOST
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def ms(minutes: float = 0) -> int:
+    return int(T0.timestamp() * 1000 + minutes * 60_000)
+
+
+def settle(stack: LocalStack, expected: int, timeout: float = 180) -> list[dict]:
+    """Wait for `expected` runs, all terminal. The timeout only bounds a failing test: a busy
+    machine makes this slower, never wrong.
+    """
+    runs = stack.wait_until_settled(timeout, expected=expected)
+    assert len(runs) == expected, runs
+    return runs
+
+
+def assert_each_ended_once(stack: LocalStack, runs: list[dict]) -> None:
+    """Every run is terminal, and no execution id's body started more than once."""
+    assert all(r["status"] in TERMINAL for r in runs), [
+        (r["execution_id"], r["status"]) for r in runs
+    ]
+    starts = Counter(e["execution_id"] for e in stack.executions())
+    assert all(n == 1 for n in starts.values()), starts
+    ran = {r["execution_id"] for r in runs if r["status"] == "succeeded"}
+    assert ran <= set(starts), ran - set(starts)
+
+
+def wait_for(condition: Any, timeout: float = 180) -> None:
+    """Poll until `condition()` holds; the timeout only bounds a failing test."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.1)
+
+
+def by_id(runs: list[dict]) -> dict[str, dict]:
+    return {r["execution_id"]: r for r in runs}
+
+
+def test_a_dispatcher_outage_is_retried_until_it_comes_back(make_stack):
+    """The outage lasts until two attempts of each run have failed, plus a restart. 100 retries
+    (Cloudflare's maximum) at most 1 s apart outlast a restart of any speed this test will see.
+    """
+    stack = make_stack(settings={"queue_max_retries": 100})
+    stack.stop_dispatcher()
+    stack.scheduled(ms(0))  # minutely + hourly are due
+    wait_for(lambda: len(stack.runs()) == 2 and min(r["attempts"] for r in stack.runs()) >= 2)
+    assert all((r["last_error"] or "").startswith("dispatch attempt") for r in stack.runs())
+    stack.start_dispatcher()  # returns once the dispatcher answers /healthz
+    runs = settle(stack, 2)
+    assert {r["status"] for r in runs} == {"succeeded"}
+    assert all(r["attempts"] >= 2 for r in runs)
+    assert_each_ended_once(stack, runs)
+
+
+def test_5xx_429_and_timeouts_are_all_retried(make_stack):
+    """Three faults, then a working dispatcher: the run succeeds on a later attempt. Retries to
+    spare, so a dispatch that a busy machine slows past the timeout costs an attempt, not the run.
+    """
+    stack = make_stack(faults={"first": ["503", "429", "timeout"], "timeout_s": 6},
+                       dispatch_timeout_ms=3000, settings={"queue_max_retries": 10})  # fmt: skip
+    stack.scheduled(ms(1))  # minutely only
+    [run] = settle(stack, 1)
+    assert run["status"] == "succeeded" and run["attempts"] >= 4, run
+    assert_each_ended_once(stack, [run])
+
+
+def test_a_final_4xx_is_failed_without_retry(make_stack):
+    stack = make_stack(WITH_GHOST)
+    stack.scheduled(ms(45))
+    runs = by_id(settle(stack, 2))
+    ghost = runs["ghost@2026-11-23T09:45Z"]
+    assert (ghost["status"], ghost["attempts"]) == ("failed", 1)
+    assert ghost["last_error"].startswith("dispatcher answered 404")
+    assert_each_ended_once(stack, list(runs.values()))
+
+
+def test_a_poison_job_dead_letters_alerts_and_replays(make_stack, callback_server):
+    stack = make_stack(faults={"per_job": {"poison": 1000}}, alert_webhook_url=callback_server.url,
+                       settings={"queue_max_retries": 2})  # fmt: skip
+    stack.scheduled(ms(30))
+    runs = by_id(settle(stack, 2))
+    poison = runs["poison@2026-11-23T09:30Z"]
+    assert poison["status"] == "dead" and poison["last_error"].startswith("dead-lettered after 3")
+    wait_for(lambda: callback_server.received)  # the alert follows the run's `dead` by a moment
+    [alert] = callback_server.received
+    assert (
+        alert.json()["event"] == "run.dead"
+        and alert.json()["execution_id"] == poison["execution_id"]
+    )
+    assert stack.executions() == [e for e in stack.executions() if e["job"] != "poison"]
+    # the dispatcher is fixed; replay the dead run
+    stack.stop_dispatcher()
+    stack.faults = None
+    stack.start_dispatcher()
+    assert stack.admin("POST", "/runs/poison%402026-11-23T09%3A30Z/replay").status_code == 202
+    runs = by_id(settle(stack, 2))
+    assert runs["poison@2026-11-23T09:30Z"]["status"] == "succeeded"
+    assert_each_ended_once(stack, list(runs.values()))
+
+
+def test_the_same_minute_fired_twice_runs_once(make_stack):
+    stack = make_stack()
+    stack.scheduled(ms(0))
+    stack.scheduled(ms(0))
+    stack.scheduled(ms(0) + 20_000)  # a late duplicate within the minute
+    runs = settle(stack, 2)
+    assert {r["status"] for r in runs} == {"succeeded"}
+    assert_each_ended_once(stack, runs)
+
+
+def test_the_same_message_delivered_twice_runs_once(make_stack):
+    stack = make_stack()
+    stack.scheduled(ms(1), wait=10)
+    [run] = settle(stack, 1)
+    message = {k: run[k] for k in ("execution_id", "job", "scheduled_time", "trigger")}
+    stack.enqueue(message)
+    stack.enqueue(message)
+    # The queue is FIFO: once a run enqueued after the duplicates has ended, they were consumed.
+    stack.scheduled(ms(2))
+    runs = by_id(settle(stack, 2))
+    again = runs[run["execution_id"]]
+    assert again["status"] == "succeeded" and again["updated_at"] == run["updated_at"]
+    assert runs["minutely@2026-11-23T09:02Z"]["status"] == "succeeded"
+    assert_each_ended_once(stack, list(runs.values()))
+
+
+def test_a_30_minute_gap_catches_up_inside_the_window_and_skips_outside(make_stack):
+    stack = make_stack(settings={"catchup_window_minutes": 10})
+    stack.scheduled(ms(0), wait=10)
+    stack.scheduled(ms(31))
+    runs = settle(stack, 32 + 1 + 1)  # minutely 09:00..09:31, hourly 09:00, poison 09:30
+    skipped = [r for r in runs if r["status"] == "skipped"]
+    caught = [r for r in runs if r["trigger"] == "catchup" and r["status"] == "succeeded"]
+    assert len(skipped) == 20  # 09:01 .. 09:20 are older than the 10-minute window
+    assert sorted(r["job"] for r in caught) == ["minutely"] * 10 + ["poison"]  # 09:21 .. 09:30
+    assert by_id(runs)["minutely@2026-11-23T09:31Z"]["trigger"] == "cron"
+    assert_each_ended_once(stack, runs)
+    assert all(
+        e["execution_id"] not in {r["execution_id"] for r in skipped} for e in stack.executions()
+    )
+
+
+def test_forged_or_replayed_requests_are_refused_and_nothing_runs(make_stack):
+    stack = make_stack()
+    body = json.dumps({"execution_id": "minutely@2026-11-23T09:01Z", "job": "minutely",
+                       "scheduled_time": "2026-11-23T09:01:00Z", "trigger": "cron", "attempt": 1,
+                       "callback_url": f"{stack.worker_url}/runs/x"})  # fmt: skip
+    forged = httpx.post(f"{stack.dispatcher_url}/dispatch", content=body,
+                        headers=signed_headers("not-the-key", body))  # fmt: skip
+    old = signed_headers(stack.signing_key, body, now=time.time() - 600)
+    replayed = httpx.post(f"{stack.dispatcher_url}/dispatch", content=body, headers=old)
+    assert (forged.status_code, replayed.status_code) == (401, 401)
+    stack.scheduled(ms(2), wait=10)
+    [run] = settle(stack, 1)
+    report = json.dumps({"status": "failed", "error": "forged"})
+    url = f"{stack.worker_url}/runs/{run['execution_id'].replace('@', '%40')}"
+    assert (
+        httpx.post(url, content=report, headers=signed_headers("not-the-key", report)).status_code
+        == 401
+    )
+    assert [e["execution_id"] for e in stack.executions()] == [run["execution_id"]]
+    assert settle(stack, 1)[0]["status"] == "succeeded"
+
+
+class FlakyProxy:
+    """Forwards callbacks to the Worker, answering 503 to the first `fail` of them."""
+
+    def __init__(self, fail: int):
+        self.target = ""
+        self.fail = fail
+        self.seen = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.seen += 1
+                if outer.seen <= outer.fail:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                res = httpx.post(outer.target + self.path, content=body, headers=dict(self.headers))
+                self.send_response(res.status_code)
+                self.end_headers()
+                self.wfile.write(res.content)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_a_completion_callback_that_fails_at_first_is_retried(make_stack):
+    proxy = FlakyProxy(fail=2)
+    stack = make_stack(public_url=proxy.url)
+    proxy.target = stack.worker_url
+    stack.scheduled(ms(3))
+    [run] = settle(stack, 1)
+    assert run["status"] == "succeeded" and proxy.seen == 3
+    assert_each_ended_once(stack, [run])
+    proxy.httpd.shutdown()
+
+
+def _stack_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "runner.mjs" in line or "serve-dispatcher" in line]
+
+
+def test_a_bad_catalog_stops_the_demo_before_anything_starts(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from cronflare import Catalog, Job\n"
+        "CATALOG = Catalog(jobs=[Job(name='x', description='d', schedule='0 25 * * *', "
+        "handler='tests.fixtures.handlers:quick')])\n"
+    )
+    before = _stack_processes()
+    r = subprocess.run([sys.executable, "-m", "cronflare.cli", "demo", "--catalog", str(bad)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.startswith("job x: schedule: hour field '25' is not valid")
+    assert "Traceback" not in r.stderr
+    assert set(_stack_processes()) <= set(before)  # nothing new is left running
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started():
+    import signal
+
+    before = _stack_processes()
+    cmd = [sys.executable, "-m", "cronflare.cli", "demo", "--hours", "24"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(lambda: len(_stack_processes()) >= len(before) + 2 or proc.poll() is not None)
+    assert proc.poll() is None
+    time.sleep(1)  # mid-simulation
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 130
+    assert "interrupted; everything it started has stopped" in (
+        proc.stderr.read() if proc.stderr else ""
+    )
+    wait_for(lambda: set(_stack_processes()) <= set(before), timeout=30)  # nothing new is left

@@ -1,0 +1,241 @@
+"""The dispatcher contract (docs/MODAL.md): every status path, idempotency, concurrency, fuzzing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cronflare.runtime.dispatcher import create_app
+from cronflare.runtime.signing import signed_headers, verify
+from cronflare.runtime.store import SqliteStore
+from cronflare.runtime.wrapper import catalog_jobs
+from tests.conftest import FakeExecutor
+from tests.runtime.test_wrapper import wait_for
+
+KEY, NEXT = "dispatch-key", "dispatch-key-next"
+
+
+def body(job: str = "quick", minute: str = "2026-11-23T09:00Z", **over) -> dict:
+    data = {
+        "execution_id": f"{job}@{minute}",
+        "job": job,
+        "scheduled_time": "2026-11-23T09:00:00Z",
+        "trigger": "cron",
+        "attempt": 1,
+        "callback_url": "http://127.0.0.1:9/runs/x",
+    }
+    return data | over
+
+
+@pytest.fixture
+def client(test_catalog, fake_executor: FakeExecutor, tmp_path: Path) -> TestClient:
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    return TestClient(create_app(fake_executor, [KEY, NEXT], store, catalog_jobs()))
+
+
+def post(client: TestClient, data: dict | bytes | str, key: str = KEY, now: float | None = None):
+    raw = data if isinstance(data, bytes | str) else json.dumps(data)
+    return client.post("/dispatch", content=raw, headers=signed_headers(key, raw, now=now))
+
+
+def test_a_signed_request_spawns_the_job_with_the_run_as_payload(client, fake_executor):
+    res = post(client, body())
+    assert res.status_code == 202
+    assert res.json() == {
+        "execution_id": "quick@2026-11-23T09:00Z",
+        "call_id": "fc-1",
+        "status": "spawned",
+    }
+    job, payload = fake_executor.spawned[0]
+    assert job == "quick" and payload["execution_id"] == "quick@2026-11-23T09:00Z"
+    assert payload["callback_url"] == "http://127.0.0.1:9/runs/x" and payload["attempt"] == 1
+
+
+def test_the_same_execution_id_is_spawned_once_and_answers_duplicate(client, fake_executor):
+    first = post(client, body()).json()
+    again = post(client, body(attempt=2))
+    assert again.status_code == 202
+    assert again.json() == {
+        "execution_id": first["execution_id"],
+        "call_id": "fc-1",
+        "status": "duplicate",
+    }
+    assert len(fake_executor.spawned) == 1
+
+
+def test_two_concurrent_requests_for_one_id_spawn_once(client, fake_executor):
+    fake_executor.spawn_delay = 0.3
+    answers: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(post(client, body()).json()))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fake_executor.spawned) == 1
+    assert sorted(a["status"] for a in answers) == [
+        "duplicate",
+        "duplicate",
+        "duplicate",
+        "spawned",
+    ]
+    assert {a["call_id"] for a in answers} == {"fc-1"}
+
+
+def test_the_next_key_is_accepted_during_a_rotation(client):
+    assert post(client, body(), key=NEXT).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "missing"),
+        ({"X-Cronflare-Timestamp": "1", "X-Cronflare-Signature": "v1=" + "0" * 64}, "forged"),
+    ],
+)
+def test_bad_or_missing_signatures_are_401_and_spawn_nothing(client, fake_executor, headers, why):
+    res = client.post("/dispatch", content=json.dumps(body()), headers=headers)
+    assert res.status_code == 401, why
+    assert fake_executor.spawned == []
+
+
+def test_a_replayed_old_request_is_401(client, fake_executor):
+    res = post(client, body(), now=time.time() - 301)
+    assert res.status_code == 401 and fake_executor.spawned == []
+    assert post(client, body(), key="someone-elses-key").status_code == 401
+
+
+def test_an_unknown_or_disabled_job_is_404(client, fake_executor):
+    assert post(client, body(job="nope")).status_code == 404
+    assert post(client, body(job="disabled")).status_code == 404
+    assert fake_executor.spawned == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        "[]",
+        json.dumps(body() | {"extra": 1}),
+        json.dumps(body(trigger="cosmic-ray")),
+        json.dumps(body(attempt=0)),
+        json.dumps(body(callback_url="not a url")),
+        json.dumps(body(scheduled_time="yesterday")),
+        json.dumps({k: v for k, v in body().items() if k != "job"}),
+        json.dumps(body() | {"execution_id": "other-job@2026-11-23T09:00Z"}),
+    ],
+)
+def test_malformed_bodies_are_422(client, fake_executor, bad):
+    assert post(client, bad).status_code == 422
+    assert fake_executor.spawned == []
+
+
+def test_oversize_bodies_are_413(client, fake_executor):
+    huge = json.dumps(body() | {"pad": "x" * 70_000})
+    assert post(client, huge).status_code == 413
+    lying = client.post("/dispatch", content=b"{}", headers={"content-length": "999999"})
+    assert lying.status_code == 413
+    assert fake_executor.spawned == []
+
+
+def test_a_spawn_failure_is_503_and_the_retry_spawns(client, fake_executor):
+    fake_executor.fail = True
+    assert post(client, body()).status_code == 503
+    fake_executor.fail = False
+    assert post(client, body()).json()["status"] == "spawned"
+
+
+def test_forbid_skips_while_the_last_run_is_running(client, fake_executor):
+    first = post(client, body(job="slow-forbid", minute="2026-11-23T09:00Z")).json()
+    second = post(client, body(job="slow-forbid", minute="2026-11-23T09:01Z")).json()
+    assert (first["status"], second["status"], second["call_id"]) == ("spawned", "skipped", None)
+    # a duplicate of the skipped run stays skipped, so the Worker records it so
+    assert (
+        post(client, body(job="slow-forbid", minute="2026-11-23T09:01Z")).json()["status"]
+        == "skipped"
+    )
+    fake_executor.running.clear()  # the first run ended
+    assert (
+        post(client, body(job="slow-forbid", minute="2026-11-23T09:02Z")).json()["status"]
+        == "spawned"
+    )
+
+
+def test_replace_cancels_the_running_call_then_starts(client, fake_executor, callback_server):
+    """The running call is cancelled, the new one starts, and the replaced run still ends once:
+    a signed `failed` report to its own callback, naming the run that replaced it.
+    """
+    first = callback_server.url + "/runs/slow-replace%402026-11-23T09%3A00Z"
+    post(client, body(job="slow-replace", minute="2026-11-23T09:00Z", callback_url=first))
+    later = body(job="slow-replace", minute="2026-11-23T09:01Z", callback_url=callback_server.url)
+    res = post(client, later).json()
+    assert res["status"] == "spawned" and fake_executor.cancelled == ["fc-1"]
+    wait_for(lambda: callback_server.received)
+    (report,) = callback_server.received
+    assert report.path == "/runs/slow-replace%402026-11-23T09%3A00Z"
+    assert verify([KEY], report.headers, report.body.decode())
+    outcome = json.loads(report.body)
+    assert outcome["status"] == "failed"
+    assert outcome["error"] == (
+        "cancelled: replaced by slow-replace@2026-11-23T09:01Z (concurrency replace)"
+    )
+
+
+def test_allow_runs_overlapping(client, fake_executor):
+    post(client, body(job="slow-allow", minute="2026-11-23T09:00Z"))
+    post(client, body(job="slow-allow", minute="2026-11-23T09:01Z"))
+    assert len(fake_executor.spawned) == 2 and fake_executor.cancelled == []
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"ok": True, "jobs": 7}
+
+
+def test_no_key_no_dispatcher(fake_executor, tmp_path):
+    with pytest.raises(ValueError, match="needs a signing key"):
+        create_app(fake_executor, [None, ""], SqliteStore(tmp_path / "s.db"), {})
+
+
+json_bodies = st.builds(
+    lambda d: json.dumps(d).encode(),
+    st.dictionaries(
+        st.text(max_size=12), st.one_of(st.none(), st.integers(), st.text(max_size=30)), max_size=6
+    ),
+)
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    raw=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode), json_bodies),
+    ts=header_values,
+    sig=header_values,
+    sign_it=st.booleans(),
+)  # fmt: skip
+def test_fuzzing_never_gives_5xx_and_never_spawns_unsigned(
+    client, fake_executor, raw, ts, sig, sign_it
+):
+    headers = (
+        signed_headers(KEY, raw)
+        if sign_it
+        else {"X-Cronflare-Timestamp": ts, "X-Cronflare-Signature": sig}
+    )
+    before = len(fake_executor.spawned)
+    res = client.post("/dispatch", content=raw, headers=headers)
+    assert res.status_code < 500
+    if not sign_it:
+        assert res.status_code == 401
+        assert len(fake_executor.spawned) == before
+    else:
+        assert res.status_code in {202, 404, 422}
