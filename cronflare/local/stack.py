@@ -46,13 +46,18 @@ def _bin(name: str) -> str:
     return found
 
 
+def default_state_dir() -> Path:
+    """$CRONFLARE_STATE_DIR, else .cronflare/local: two stacks at once need two folders."""
+    return Path(os.environ.get("CRONFLARE_STATE_DIR") or ROOT / ".cronflare" / "local")
+
+
 @dataclass
 class LocalStack:
     """`with LocalStack(plan) as stack:` starts both processes; leaving stops them, always."""
 
     plan: DeployPlan
     catalog: str | None = None
-    state_dir: Path = ROOT / ".cronflare" / "local"
+    state_dir: Path = field(default_factory=lambda: default_state_dir())
     dispatch_timeout_ms: int = 2000
     faults: dict[str, Any] | None = None
     alert_webhook_url: str | None = None
