@@ -17,7 +17,7 @@ Nothing here imports `jobs` or `infra`: the user's catalog is reached only throu
 CRONFLARE_CATALOG (default `jobs.catalog:CATALOG`).
 """
 
-from cronflare.catalog.model import Catalog, Defaults, Job, Resources, RetryPolicy
+from cronflare.catalog.model import Catalog, Defaults, Image, Job, Resources, RetryPolicy
 from cronflare.runtime.context import RunContext
 
-__all__ = ["Catalog", "Defaults", "Job", "Resources", "RetryPolicy", "RunContext"]
+__all__ = ["Catalog", "Defaults", "Image", "Job", "Resources", "RetryPolicy", "RunContext"]

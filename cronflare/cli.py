@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import wraps
@@ -19,11 +19,11 @@ from rich.table import Table
 
 from cronflare import drift as drift_check
 from cronflare.catalog.loader import catalog_ref, load_catalog
-from cronflare.catalog.model import CatalogError
+from cronflare.catalog.model import CatalogError, Image
 from cronflare.catalog.schedule import iso_utc, next_fires
-from cronflare.catalog.validate import resolve
+from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
 from cronflare.cost import model as cost_model
-from cronflare.plan import DeployPlan, plan, plan_resolved
+from cronflare.plan import DeployPlan, plan_resolved
 from cronflare.settings import Settings, load_stack_settings, local_settings
 
 app = typer.Typer(
@@ -83,8 +83,58 @@ def _settings(stack: str | None, **overrides: Any) -> Settings:
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-def _plan(catalog: str | None, stack: str | None, **overrides: Any) -> DeployPlan:
-    return plan(load_catalog(catalog), _settings(stack, **overrides))
+def _resolved_plan(
+    catalog: str | None, stack: str | None, **overrides: Any
+) -> tuple[Resolved, DeployPlan]:
+    """The resolved jobs (what the plan leaves out: code, image, volumes) and the deploy plan."""
+    settings = _settings(stack, **overrides)
+    resolved = resolve(load_catalog(catalog), settings.jobs)
+    return resolved, plan_resolved(resolved, settings)
+
+
+def image_summary(image: Image | str | None) -> str:
+    """A job's image in one line: "default", "ref: pkg.mod:img", or the spec's parts."""
+    if image is None:
+        return "default"
+    if isinstance(image, str):
+        return f"ref: {image}"
+    parts = [f"python {image.python}"] if image.python else []
+    parts += [f"{kind}: {', '.join(items)}" for kind, items in
+              (("pip", image.pip), ("apt", image.apt)) if items]  # fmt: skip
+    if image.commands:
+        parts.append(f"{len(image.commands)} command(s)")
+    if image.env:
+        parts.append(f"env: {', '.join(image.env)}")
+    return "; ".join(parts) or "spec: debian_slim only"
+
+
+def volumes_summary(volumes: dict[str, str]) -> str:
+    """Mounts as "/data=warehouse-cache, /models=weights"."""
+    return ", ".join(f"{path}={name}" for path, name in volumes.items())
+
+
+def runs_summary(job: ResolvedJob) -> str:
+    """What a run calls: the handler's import path, or "target app/function" (and environment)."""
+    if job.target is None:
+        return str(job.handler)
+    env = f" (environment {job.target_environment})" if job.target_environment else ""
+    return f"target {job.target}{env}"
+
+
+def code_table(jobs: Sequence[ResolvedJob], title: str) -> Table:
+    """Per job: the handler or target it runs, its image and its volumes."""
+    table = Table(title=title, title_justify="left")
+    for column in ("job", "handler or target", "image", "volumes"):
+        table.add_column(column, overflow="fold")
+    for j in jobs:
+        table.add_row(
+            j.name if j.enabled else f"{j.name} [dim](disabled)[/]",
+            runs_summary(j),
+            "[dim]the target's own[/]" if j.target else image_summary(j.image),
+            volumes_summary(j.volumes),
+            end_section=False,
+        )
+    return table
 
 
 def _utc(text: str, option: str = "--after") -> datetime:
@@ -98,8 +148,11 @@ def _utc(text: str, option: str = "--after") -> datetime:
 @app.command()
 @reports_problems
 def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
-    """Validate the catalog (and a stack's settings): exit 1 with one line per problem."""
-    p = _plan(catalog, stack)
+    """Validate the catalog (and a stack's settings): exit 1 with one line per problem.
+
+    Then list each job's handler or target, image and volumes.
+    """
+    resolved, p = _resolved_plan(catalog, stack)
     for warning in p.warnings:
         err.print(f"warning: {warning}", markup=False)
     enabled = sum(j.enabled for j in p.jobs)
@@ -108,6 +161,7 @@ def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
         f"runs in {p.mode} mode on {len(p.cron_triggers)} Cloudflare cron trigger(s)",
         markup=False,
     )
+    out.print(code_table(resolved.jobs, "What each job runs, on which image, with which volumes"))
 
 
 @app.command("next")
@@ -168,8 +222,11 @@ def plan_(
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the deploy plan: the mode, the Cloudflare triggers, and which jobs share them."""
-    p = _plan(
+    """Print the deploy plan: the mode, the Cloudflare triggers, and which jobs share them.
+
+    Then what each job runs, its image and volumes (in the table only: --json is the DeployPlan).
+    """
+    resolved, p = _resolved_plan(
         catalog,
         stack,
         trigger_mode=mode.value if mode else None,
@@ -199,6 +256,7 @@ def plan_(
             )
         table.add_section()
     out.print(table)
+    out.print(code_table(resolved.jobs, "What each job runs, on which image, with which volumes"))
     disabled = [j.name for j in p.jobs if not j.enabled]
     if disabled:
         out.print(f"disabled in this stack: {', '.join(disabled)}", markup=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cronflare.catalog.model import Catalog, CatalogError, Concurrency
 from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
@@ -35,6 +35,7 @@ class WorkerJob(Frozen):
     enabled: bool
     concurrency: Concurrency
     timeout: int
+    args: dict[str, JsonValue] | None = None  # omitted from plan.js when the job has none
 
 
 class Queues(Frozen):
@@ -75,7 +76,7 @@ class DeployPlan(Frozen):
 
     def worker_config(self) -> dict[str, Any]:
         """The plan as the Worker reads it (env.JOBS): no secrets, nothing it does not use."""
-        return self.model_dump(
+        config = self.model_dump(
             mode="json",
             include={
                 "version",
@@ -87,6 +88,10 @@ class DeployPlan(Frozen):
                 "jobs",
             },
         )
+        for job in config["jobs"]:
+            if job["args"] is None:
+                del job["args"]
+        return config
 
 
 def _worker_job(job: ResolvedJob) -> WorkerJob:
@@ -100,6 +105,7 @@ def _worker_job(job: ResolvedJob) -> WorkerJob:
         enabled=job.enabled,
         concurrency=job.concurrency,
         timeout=job.timeout,
+        args=job.args or None,
     )
 
 

@@ -6,8 +6,8 @@ dialect numbers Sunday 1, so "0 9 * * 1" here really does mean Mondays. `expecte
 (how long a run usually takes) only feeds the estimates of `cronflare cost` (docs/COST.md).
 """
 
-from cronflare import Catalog, Defaults, Job, Resources, RetryPolicy
-from jobs.handlers import analytics, ml, ops, reports
+from cronflare import Catalog, Defaults, Image, Job, Resources, RetryPolicy
+from jobs.handlers import analytics, billing, ml, ops, reports
 
 CATALOG = Catalog(
     defaults=Defaults(
@@ -40,6 +40,7 @@ CATALOG = Catalog(
             description="Weekly traffic report, every Monday at 09:00 UTC.",
             schedule="0 9 * * 1",
             handler=reports.weekly_report,
+            image=Image(pip=["rich==15.0.0"]),  # renders its table with rich
             tags=("analytics",),
         ),
         Job(
@@ -77,6 +78,7 @@ CATALOG = Catalog(
             description="Rebuild the lookup cache every fifteen minutes.",
             every="15m",
             handler=ops.warm_cache,
+            args={"limit": 20_000},
             concurrency="replace",
         ),
         Job(
@@ -101,6 +103,8 @@ CATALOG = Catalog(
             description="Archive every job's output with a SHA-256 checksum, at 01:00 UTC.",
             schedule="0 1 * * *",
             handler=ops.backup,
+            volumes={"/backups": "cronflare-backups"},  # kept apart from the output it archives
+            args={"keep": 7},
             expected_duration="4m",
             resources=Resources(memory=1024),
         ),
@@ -116,6 +120,17 @@ CATALOG = Catalog(
             schedule="30 17 * * FRI",
             timezone="America/New_York",
             handler=reports.sla_report,
+        ),
+        # A function another team already deploys on Modal, scheduled by name with arguments.
+        Job(
+            name="invoice-sync",
+            description="Pull the last day's invoices into billing, every six hours.",
+            schedule="0 */6 * * *",
+            target="billing/sync_invoices",
+            args={"since_hours": 24},
+            stand_in=billing.sync_invoices_locally,  # what `make demo` runs in its place
+            estimate_resources=Resources(cpu=1, memory=1024),  # for `cronflare cost` only
+            expected_duration="3m",
         ),
     ],
 )

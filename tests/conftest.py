@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cronflare.runtime.executors import TargetNotFound
 from cronflare.runtime.wrapper import catalog_jobs
 
 TEST_CATALOG = "tests.fixtures.catalog:CATALOG"
@@ -82,6 +83,7 @@ class FakeExecutor:
     running: set[str] = field(default_factory=set)
     spawn_delay: float = 0.0
     fail: bool = False
+    missing: bool = False  # raise what the Modal executor raises for a target not deployed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spawn(self, job: str, payload: Any) -> str:
@@ -89,6 +91,8 @@ class FakeExecutor:
             threading.Event().wait(self.spawn_delay)
         if self.fail:
             raise ConnectionError("modal unreachable")
+        if self.missing:
+            raise TargetNotFound(f"{job}: no such function")
         with self.lock:
             self.spawned.append((job, dict(payload)))
             call_id = f"fc-{len(self.spawned)}"
@@ -124,7 +128,8 @@ def make_stack(tmp_path) -> Iterator[Any]:
 
     def start(catalog=CATALOG, **options: Any) -> LocalStack:
         settings = local_settings(**(base | options.pop("settings", {})))
-        stack = LocalStack(plan(catalog, settings), catalog=E2E_CATALOG,
+        ref = options.pop("catalog_ref", E2E_CATALOG)  # what the dispatcher knows
+        stack = LocalStack(plan(catalog, settings), catalog=ref,
                            state_dir=tmp_path / f"stack{len(stacks)}", **options)  # fmt: skip
         stacks.append(stack)
         return stack.__enter__()

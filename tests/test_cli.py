@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cronflare import cli
+from cronflare.catalog.model import Image
+from cronflare.plan import DeployPlan
 from tests import ROOT
 
 runner = CliRunner()
@@ -32,6 +35,19 @@ CATALOG = Catalog(jobs=[
 ])
 """
 
+CODE_CATALOG = """
+from cronflare import Catalog, Image, Job
+H = "jobs.handlers.ops:monitor"
+CATALOG = Catalog(jobs=[
+    Job(name="plain", description="d", handler=H, schedule="@hourly"),
+    Job(name="spec", description="d", handler=H, schedule="@daily",
+        image=Image(pip=["pandas==2.2.3"], apt=["ffmpeg"]), volumes={"/data": "warehouse-cache"}),
+    Job(name="ref", description="d", handler=H, schedule="@daily",
+        image="tests.fixtures.cli_images:IMAGE"),
+    Job(name="remote", description="d", target="etl/run", schedule="0 2 * * *"),
+])
+"""
+
 
 def run(*args: str, env: dict | None = None):
     return runner.invoke(cli.app, list(args), env=env)
@@ -47,12 +63,12 @@ def bad_catalog(tmp_path: Path) -> str:
 def test_check_accepts_the_example_catalog():
     r = run("check")
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("ok: 13 jobs (13 enabled) in jobs.catalog:CATALOG; stack local")
+    assert r.stdout.startswith("ok: 14 jobs (14 enabled) in jobs.catalog:CATALOG; stack local")
 
 
 def test_check_reads_a_stack_file():
     r = run("check", "--stack", "dev")
-    assert r.exit_code == 0 and "(10 enabled)" in r.stdout and "stack dev" in r.stdout
+    assert r.exit_code == 0 and "(11 enabled)" in r.stdout and "stack dev" in r.stdout
 
 
 def test_check_reports_every_problem_one_line_each_without_traceback(bad_catalog: str):
@@ -106,7 +122,7 @@ def test_next_table_shows_local_and_utc_times():
 def test_next_without_a_job_lists_every_enabled_job():
     r = run("next", "--json", "-n", "1", "--stack", "dev")
     data = json.loads(r.stdout)
-    assert "embeddings-refresh" not in data and len(data) == 10
+    assert "embeddings-refresh" not in data and len(data) == 11
 
 
 def test_next_unknown_job_and_bad_time():
@@ -121,7 +137,7 @@ def test_plan_json_is_the_deploy_plan():
     r = run("plan", "--json")
     data = json.loads(r.stdout)
     assert data["version"] == 1 and data["mode"] == "tick"
-    assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 13
+    assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 14
 
 
 def test_plan_flags_override_the_stack(tmp_path: Path):
@@ -135,6 +151,80 @@ def test_plan_flags_override_the_stack(tmp_path: Path):
     assert paid["cron_triggers"] == [f"0 {h} * * MON" for h in range(7)]
     table = run("plan", "--catalog", str(path), "--cloudflare-plan", "paid").stdout
     assert "0 3 * * MON" in table and "j3" in table
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    """The cells of each row of the jobs' code table, by job name (rows that fit one line)."""
+    table = output[output.index("What each job runs") :]
+    cells = [[c.strip() for c in re.split("[│┃]", line)[1:-1]] for line in table.splitlines()]
+    return {row[0]: row[1:] for row in cells if row and row[0]}
+
+
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_check_and_plan_show_each_jobs_code_image_and_volumes(tmp_path: Path, command: str):
+    """Both commands list each job's handler or target, its image (a spec summarised, a
+    reference, or the default) and its volumes.
+    """
+    path = tmp_path / "code.py"
+    path.write_text(CODE_CATALOG)
+    r = run(command, "--catalog", str(path))
+    assert r.exit_code == 0, r.output
+    assert rows(r.stdout) == {
+        "job": ["handler or target", "image", "volumes"],
+        "plain": ["jobs.handlers.ops:monitor", "default", ""],
+        "spec": ["jobs.handlers.ops:monitor", "pip: pandas==2.2.3; apt: ffmpeg",
+                 "/data=warehouse-cache"],
+        "ref": ["jobs.handlers.ops:monitor", "ref: tests.fixtures.cli_images:IMAGE", ""],
+        "remote": ["target etl/run", "the target's own", ""],
+    }  # fmt: skip
+
+
+def test_check_and_plan_name_a_targets_environment_and_a_disabled_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A target in another Modal environment says so; a job the stack disables is marked."""
+    path = tmp_path / "env.py"
+    path.write_text(
+        CODE_CATALOG.replace('target="etl/run",', 'target="etl/run", target_environment="data",')
+    )
+    (tmp_path / "Pulumi.yaml").write_text("name: cronflare\n")
+    (tmp_path / "Pulumi.t.yaml").write_text(
+        json.dumps({"config": {"cronflare:accountId": "0" * 32,
+                               "cronflare:jobs": {"plain": {"enabled": False}}}})
+    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    for command in ("check", "plan"):
+        r = run(command, "--catalog", str(path), "--stack", "t")
+        assert r.exit_code == 0, r.output
+        got = rows(r.stdout)
+        assert got["remote"][0] == "target etl/run (environment data)", command
+        assert got["plain (disabled)"] == ["jobs.handlers.ops:monitor", "default", ""], command
+
+
+def test_plan_json_stays_the_deploy_plan_with_image_and_volumes(tmp_path: Path):
+    """`plan --json` is the DeployPlan, unchanged: the code table is for people only."""
+    path = tmp_path / "code.py"
+    path.write_text(CODE_CATALOG)
+    data = json.loads(run("plan", "--json", "--catalog", str(path)).stdout)
+    DeployPlan.model_validate(data)  # refuses unknown keys
+    assert "image" not in data["jobs"][1] and "volumes" not in data["jobs"][1]
+
+
+@pytest.mark.parametrize(
+    ("image", "summary"),
+    [
+        (None, "default"),
+        ("pkg.images:gpu", "ref: pkg.images:gpu"),
+        (Image(), "spec: debian_slim only"),
+        (Image(pip=["pandas==2.2.3", "pyarrow"]), "pip: pandas==2.2.3, pyarrow"),
+        (
+            Image(python="3.12", apt=["ffmpeg"], commands=["a", "b"], env={"TZ": "UTC", "X": "1"}),
+            "python 3.12; apt: ffmpeg; 2 command(s); env: TZ, X",
+        ),
+    ],
+)
+def test_an_image_is_summarised_in_one_line(image: Image | str | None, summary: str):
+    assert cli.image_summary(image) == summary
 
 
 def test_plan_native_that_cannot_be_exits_1():
@@ -160,4 +250,4 @@ def test_an_internal_error_is_one_line_with_exit_2(monkeypatch, capsys):
 def test_the_installed_console_script_runs():
     exe = Path(sys.executable).with_name("cronflare")
     r = subprocess.run([str(exe), "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.startswith("ok: 13 jobs"), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("ok: 14 jobs"), r.stderr

@@ -26,7 +26,12 @@ ALLOWED = {
     "cronflare.plan": ("cronflare.catalog", "cronflare.settings"),
     "cronflare.bundle": ("cronflare.catalog",),
     "cronflare.drift": ("cronflare.settings",),
-    "cronflare.cost": ("cronflare.catalog", "cronflare.plan", "cronflare.settings"),
+    "cronflare.cost": (
+        "cronflare.catalog",
+        "cronflare.plan",
+        "cronflare.settings",
+        "cronflare.runtime.image",  # the watcher's request, priced as deployed
+    ),
     "cronflare.local": (
         "cronflare.catalog",
         "cronflare.plan",
@@ -158,11 +163,11 @@ def test_the_runtime_imports_only_what_the_modal_image_installs():
 
 def test_the_public_surface():
     """What a catalog needs is importable from the package itself."""
-    from cronflare import Catalog, Defaults, Job, Resources, RetryPolicy, RunContext
+    from cronflare import Catalog, Defaults, Image, Job, Resources, RetryPolicy, RunContext
 
-    assert set(cronflare.__all__) == {"Catalog", "Defaults", "Job", "Resources", "RetryPolicy",
-                                      "RunContext"}  # fmt: skip
-    assert all((Catalog, Defaults, Job, Resources, RetryPolicy, RunContext))
+    assert set(cronflare.__all__) == {"Catalog", "Defaults", "Image", "Job", "Resources",
+                                      "RetryPolicy", "RunContext"}  # fmt: skip
+    assert all((Catalog, Defaults, Image, Job, Resources, RetryPolicy, RunContext))
 
 
 @pytest.mark.parametrize(

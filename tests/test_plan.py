@@ -55,7 +55,7 @@ def test_forced_native_fails_naming_each_job_and_the_limit():
     lines = err.value.problems
     assert lines[0].startswith("job berlin-digest: timezone: cannot be a native Cloudflare trigger")
     assert lines[-1] == (
-        "config cronflare:triggerMode: native mode is impossible: 11 distinct schedules exceed "
+        "config cronflare:triggerMode: native mode is impossible: 12 distinct schedules exceed "
         "the free plan's 5 cron triggers"
     )
 
@@ -112,3 +112,16 @@ def test_the_report_timeout_covers_the_longest_job_with_all_its_attempts():
     assert plan(CATALOG, local_settings()).report_timeout_seconds == 30 * 60 * 3 + 2 * 60 + 600
     nothing = plan(catalog("0 0 * * *"), local_settings(jobs={"j0": JobOverride(enabled=False)}))
     assert nothing.report_timeout_seconds == 600
+
+
+def test_a_jobs_args_reach_the_worker_and_a_stack_override_replaces_them():
+    """plan.js carries args only for the jobs that have them; the dev stack's override wins."""
+    from cronflare.settings import load_stack_settings
+    from tests import ROOT
+
+    dev = plan(CATALOG, load_stack_settings("dev", ROOT)).worker_config()
+    local = plan(CATALOG, local_settings()).worker_config()
+    args = {j["name"]: j.get("args") for j in local["jobs"]}
+    assert args["cache-warm"] == {"limit": 20_000} and args["monitoring"] is None
+    assert "args" not in next(j for j in local["jobs"] if j["name"] == "monitoring")
+    assert next(j for j in dev["jobs"] if j["name"] == "cache-warm")["args"] == {"limit": 1000}

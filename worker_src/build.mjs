@@ -4,7 +4,9 @@ import { build } from "esbuild";
 import { statSync } from "node:fs";
 import { WORKER_BUILD } from "./esbuild.options.mjs";
 
-const LIMIT = 50 * 1024;
+// 52 KiB: croner is 33 KiB of the bundle; compiling schedules at deploy time removes it, and the
+// budget then drops to 24 KiB (docs/WORKER.md, "Build, test, size").
+const LIMIT = 52 * 1024;
 const outfile = new URL("./dist/worker.js", import.meta.url).pathname;
 await build({ ...WORKER_BUILD, entryPoints: [new URL("./src/index.ts", import.meta.url).pathname], outfile });
 const bytes = statSync(outfile).size;

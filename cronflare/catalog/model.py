@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
@@ -22,6 +23,9 @@ from pydantic_core import ErrorDetails
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 HANDLER_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# "app-name/function-name": a Modal app name, then a function (or "Class.method") in it.
+TARGET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?$")
+ARGS_MAX_BYTES = 8 * 1024
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -144,6 +148,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Image(_Strict):
+    """A Modal image for a job, built on debian_slim; cronflare's runtime packages are added to it.
+
+    Jobs whose specs are equal share one image. For anything this cannot say, build your own
+    `modal.Image` and give the job its import path instead: `image="my_pkg.images:gpu"`.
+    """
+
+    python: str | None = Field(
+        default=None, pattern=r"^3\.1[1-4]$", description="such as 3.12; default 3.11"
+    )
+    pip: Sequence[str] = Field(default=(), description='requirements, such as "pandas==2.2.3"')
+    apt: Sequence[str] = Field(default=(), description='Debian packages, such as "ffmpeg"')
+    commands: Sequence[str] = Field(default=(), description="shell commands run after installs")
+    env: Mapping[str, str] = Field(default_factory=dict, description="environment variables")
+
+    def key(self) -> str:
+        """Equal specs have equal keys: the image each job gets is looked up by this."""
+        return self.model_dump_json()
+
+
+# A job's image: a spec, or the import path "package.module:attr" of a modal.Image you build
+# (checked on resolve, so that a bad one is one clear line).
+ImageRef = str
+
+
+# A handler's or target's arguments: a JSON object, at most 8 KiB serialized (checked on resolve).
+Args = Mapping[str, JsonValue]
+
+
 class Resources(_Strict):
     """Container resources for one job on Modal: None leaves Modal's own default."""
 
@@ -191,6 +224,8 @@ class Defaults(_Strict):
     concurrency: Concurrency = "allow"
     secrets: Sequence[str] = ()
     tags: Sequence[str] = ()
+    image: Image | ImageRef | None = None
+    volumes: Mapping[str, str] = Field(default_factory=dict)
 
 
 class Job(_Strict):
@@ -198,7 +233,24 @@ class Job(_Strict):
 
     name: str
     description: str = Field(min_length=1)
-    handler: Annotated[str | Callable[..., Any], BeforeValidator(handler_path)]
+    handler: Annotated[str | Callable[..., Any], BeforeValidator(handler_path)] | None = None
+    target: str | None = Field(
+        default=None, description='an already deployed Modal function, "app-name/function-name"'
+    )
+    target_environment: str | None = Field(
+        default=None, description="the target's Modal environment, if not the stack's"
+    )
+    stand_in: Annotated[str | Callable[..., Any], BeforeValidator(handler_path)] | None = Field(
+        default=None, description="what runs in place of the target locally (make demo)"
+    )
+    estimate_resources: Resources | None = Field(
+        default=None, description="the target's resources, for `cronflare cost` only"
+    )
+    args: Args = Field(default_factory=dict, description="a JSON object, given as ctx.args")
+    image: Image | ImageRef | None = None
+    volumes: Mapping[str, str] | None = Field(
+        default=None, description='mount path -> Modal Volume name, such as {"/data": "cache"}'
+    )
     schedule: str | None = Field(default=None, description="Unix cron or a macro such as @daily")
     every: str | None = Field(default=None, description="an interval such as 15m or 2h")
     timezone: str | None = None
@@ -220,19 +272,24 @@ class Job(_Strict):
         return _as_catalog_error(handler, data, f"job {name}")
 
     @property
-    def handler_ref(self) -> str:
-        """The handler's import path, "package.module:function"."""
-        return str(self.handler)
+    def handler_ref(self) -> str | None:
+        """The handler's import path, "package.module:function", or None for a target job."""
+        return None if self.handler is None else str(self.handler)
 
 
 class JobOverride(_Strict):
-    """What one stack may change about a job: whether it runs, when, where in time, and its size."""
+    """What one stack may change about a job: whether it runs, when, where in time, its size, its
+    image and volumes, and its arguments.
+    """
 
     enabled: bool | None = None
     schedule: str | None = None
     every: str | None = None
     timezone: str | None = None
     resources: Resources | None = None
+    args: Args | None = None
+    image: Image | ImageRef | None = None
+    volumes: Mapping[str, str] | None = None
 
 
 class Catalog(_Strict):

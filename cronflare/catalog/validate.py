@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import json
+import posixpath
+import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cronflare.catalog.model import (
+    ARGS_MAX_BYTES,
+    HANDLER_PATH,
     SECRET_NAME,
     SLUG,
+    TARGET,
     Catalog,
     CatalogError,
     Concurrency,
+    Image,
     Job,
     JobOverride,
     Resources,
@@ -41,7 +48,13 @@ class ResolvedJob(BaseModel):
 
     name: str
     description: str
-    handler: str
+    handler: str | None  # None for a target job
+    target: str | None  # "app-name/function-name", deployed outside cronflare
+    target_environment: str | None  # the target's Modal environment when not the stack's
+    stand_in: str | None  # what runs in place of the target in the local stack
+    args: dict[str, JsonValue]
+    image: Image | str | None  # a spec, a "module:attr" modal.Image, or None: the default
+    volumes: dict[str, str]  # mount path -> Modal Volume name
     schedule: str  # as written: a cron, a macro, or "every 15m"
     cron: str  # canonical Unix 5-field cron, read in `timezone`
     timezone: str
@@ -51,7 +64,7 @@ class ResolvedJob(BaseModel):
     timeout: int
     expected_duration: int | None  # seconds; None when neither the job nor its defaults say
     retries: RetryPolicy
-    resources: Resources
+    resources: Resources  # a target's estimate_resources: only `cronflare cost` reads them
     secrets: tuple[str, ...]
     concurrency: Concurrency
     enabled: bool
@@ -102,6 +115,90 @@ def handler_problem(ref: str) -> str | None:
     return None
 
 
+# Where a volume may not be mounted: the system's own folders, the code's folder (/root), Modal's
+# own (/__modal), and cronflare's output volume (/cronflare).
+RESERVED_MOUNTS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run",
+                   "/sbin", "/sys", "/usr", "/var", "/__modal", "/cronflare")  # fmt: skip
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
+APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+:~-]+)?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@lru_cache(maxsize=256)
+def image_ref_problem(ref: str) -> str | None:
+    """Why `ref` ("module:attr") is not a modal.Image that can be imported, or None."""
+    if not HANDLER_PATH.match(ref):
+        return f"{ref!r} is neither an Image(...) nor the import path 'package.module:image'"
+    module_name, _, attr = ref.partition(":")
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as err:
+        return f"cannot import {module_name!r}: {type(err).__name__}: {err}"
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            return f"{module_name!r} has no attribute {attr!r}"
+        target = getattr(target, part)
+    import modal
+
+    if not isinstance(target, modal.Image):
+        return f"{ref!r} is a {type(target).__name__}, not a modal.Image"
+    return None
+
+
+def image_problems(image: Image | str) -> list[str]:
+    """Every reason the image cannot be built: bad requirements, apt names or variables."""
+    if isinstance(image, str):
+        problem = image_ref_problem(image)
+        return [problem] if problem else []
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems = []
+    for req in image.pip:
+        try:
+            Requirement(req)
+        except InvalidRequirement as err:
+            problems.append(f"pip requirement {req!r} is not valid: {str(err).splitlines()[0]}")
+    problems += [
+        f"apt package {name!r} is not a valid Debian package name" for name in image.apt
+        if not APT_NAME.match(name)
+    ]  # fmt: skip
+    for key in image.env:
+        if not ENV_NAME.match(key):
+            problems.append(f"env {key!r} is not a valid environment variable name")
+        elif key.startswith("CRONFLARE_"):
+            problems.append(f"env {key!r}: CRONFLARE_ variables are cronflare's own")
+    return problems
+
+
+def volume_problems(volumes: Mapping[str, str]) -> list[str]:
+    """Every reason these mounts cannot work: relative, shared or system paths, bad names."""
+    problems = []
+    seen: dict[str, str] = {}
+    for path, name in volumes.items():
+        clean = posixpath.normpath(path) if path.startswith("/") else path
+        if not path.startswith("/"):
+            problems.append(f"{path!r} is not an absolute path")
+            continue
+        if not VOLUME_NAME.match(name):
+            problems.append(f"{path}: {name!r} is not a valid Modal Volume name")
+        if clean == "/" or any(clean == r or clean.startswith(r + "/") for r in RESERVED_MOUNTS):
+            problems.append(f"{path!r} is under a system or reserved directory ({clean})")
+            continue
+        for other, other_path in seen.items():
+            if clean == other or clean.startswith(other + "/") or other.startswith(clean + "/"):
+                problems.append(f"{path!r} and {other_path!r} overlap: one volume per path")
+        seen.setdefault(clean, path)
+    return problems
+
+
+def args_problem(args: Mapping[str, object]) -> str | None:
+    """Why these arguments cannot travel with a run, or None."""
+    size = len(json.dumps(args, separators=(",", ":")).encode())
+    if size > ARGS_MAX_BYTES:
+        return f"is {size} bytes serialized; at most {ARGS_MAX_BYTES} (8 KiB)"
+    return None
+
+
 class _FieldError(Exception):
     def __init__(self, field: str, message: str):
         self.field, self.message = field, message
@@ -126,6 +223,51 @@ def _compile(job: Job, override: JobOverride | None) -> tuple[str, str, str]:
         return schedule, cron, field
     except ScheduleError as err:
         raise _FieldError(field, str(err)) from None
+
+
+def _code(
+    job: Job,
+    override: JobOverride | None,
+    default_image: Image | str | None,
+    default_volumes: dict[str, str],
+    bad: Callable[[str, str], None],
+) -> tuple[Image | str | None, dict[str, str]]:
+    """What the job runs and with what: its handler, or its target and stand-in; its image and
+    volumes (defaults, then the job, then the stack's override). Reports every problem.
+    """
+    if (job.handler is None) == (job.target is None):
+        bad("handler", "give exactly one of handler= (a function to run) or target= "
+            "(an already deployed Modal function, 'app-name/function-name')")  # fmt: skip
+        return None, {}
+    if job.target is not None:
+        if not TARGET.match(job.target):
+            bad("target", f"{job.target!r} is not 'app-name/function-name'")
+        for field in ("image", "volumes", "resources"):
+            if getattr(job, field) is not None or getattr(override, field, None) is not None:
+                hint = (
+                    " (estimate_resources= feeds `cronflare cost`)" if field == "resources" else ""
+                )
+                bad(field, f"a target job runs {job.target}, deployed with its own {field}; "
+                    f"drop {field}={hint}")  # fmt: skip
+        if job.target_environment is not None and not SLUG.match(job.target_environment):
+            bad("target_environment", f"{job.target_environment!r} is not a Modal environment")
+        if job.stand_in is not None and (p := handler_problem(str(job.stand_in))):
+            bad("stand_in", p)
+        return None, {}
+    for field in ("target_environment", "stand_in", "estimate_resources"):
+        if getattr(job, field) is not None:
+            bad(field, "only a target job takes it; a handler job states its own resources")
+    if p := handler_problem(str(job.handler)):
+        bad("handler", p)
+    image = job.image if job.image is not None else default_image
+    if override is not None and override.image is not None:
+        image = override.image
+    for problem in image_problems(image) if image is not None else ():
+        bad("image", problem)
+    volumes = {**default_volumes, **(job.volumes or {}), **((override and override.volumes) or {})}
+    for problem in volume_problems(volumes):
+        bad("volumes", problem)
+    return image, dict(sorted(volumes.items()))
 
 
 def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None) -> Resolved:
@@ -187,8 +329,10 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
         for secret in job.secrets:
             if not SECRET_NAME.match(secret):
                 bad("secrets", f"{secret!r} is not a valid Modal secret name")
-        if p := handler_problem(job.handler_ref):
-            bad("handler", p)
+        image, volumes = _code(job, override, d.image, dict(d.volumes), bad)
+        args = override.args if override and override.args is not None else job.args
+        if p := args_problem(args):
+            bad("args", p)
         if len(problems) > before:
             continue
 
@@ -197,12 +341,22 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
             warnings.append(f"job {job.name}: {source}: {schedule!r} never fires (no date matches)")
         cf, blocker = to_cloudflare(cron, timezone)
         enabled = job.enabled if override is None or override.enabled is None else override.enabled
-        resources = d.resources.merged(job.resources)
+        resources = (
+            (job.estimate_resources or Resources())
+            if job.target
+            else d.resources.merged(job.resources).merged(override.resources if override else None)
+        )
         out.append(
             ResolvedJob(
                 name=job.name,
                 description=job.description,
                 handler=job.handler_ref,
+                target=job.target,
+                target_environment=job.target_environment,
+                stand_in=None if job.stand_in is None else str(job.stand_in),
+                args=dict(args),
+                image=image,
+                volumes=volumes,
                 schedule=schedule,
                 cron=cron,
                 timezone=timezone,
@@ -212,7 +366,7 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
                 timeout=timeout,
                 expected_duration=None if expected is None else int(expected),
                 retries=job.retries or d.retries,
-                resources=resources.merged(override.resources if override else None),
+                resources=resources,
                 secrets=tuple(dict.fromkeys([*d.secrets, *job.secrets])),
                 concurrency=job.concurrency or d.concurrency,
                 enabled=enabled,

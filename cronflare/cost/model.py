@@ -20,6 +20,7 @@ from cronflare.catalog.schedule import fires_between, iso_utc, next_fires
 from cronflare.catalog.validate import ResolvedJob
 from cronflare.cost.prices import Prices
 from cronflare.plan import DeployPlan, Frozen
+from cronflare.runtime.image import WATCHER_CPU, WATCHER_MEMORY, WATCHER_SCALEDOWN
 from cronflare.settings import TRIGGER_LIMITS
 
 WINDOW_DAYS = 30
@@ -54,6 +55,18 @@ QUEUE_OPS_PER_RETRY = 1
 D1_BYTES_PER_RUN = 500
 # The dispatcher answers within about a second, then waits out the scaledown window.
 DISPATCH_BUSY_S = 1
+# A target job's run ("app/function", deployed outside cronflare) is watched by a function of
+# cronflare's own app that blocks on the target's FunctionCall for as long as it runs, then
+# reports the outcome. It requests Modal's smallest container, as cronflare/runtime/image.py
+# says and modal_app deploys. Modal bills max(request, usage); the watcher only waits, so the
+# request is what it bills, plus its 2 s scaledown window after each call.
+WATCHER_CPU_CORES, WATCHER_MEMORY_MIB, WATCHER_SCALEDOWN_S = (
+    WATCHER_CPU,
+    WATCHER_MEMORY,
+    WATCHER_SCALEDOWN,
+)
+# What a target job without estimate_resources is told to add, in the report and the output.
+ESTIMATE_HINT = "set estimate_resources=Resources(cpu=..., memory=...) on the job"
 
 METER_NAMES = {
     "worker_invocations": "Worker invocations",
@@ -67,7 +80,12 @@ ModalPlanName = Literal["starter", "team"]
 
 
 class JobCost(Frozen):
-    """One job's runs in the window and the Modal compute they bill (the same on both sides)."""
+    """One job's runs in the window and the Modal compute they bill (the same on both sides).
+
+    A target job's compute is priced from its estimate_resources; without them it is not priced
+    (compute_priced False, usd 0, unpriced_reason says how to fix it). Its watcher (hybrid only)
+    is in watcher_billed_seconds and watcher_usd, never in usd.
+    """
 
     name: str
     enabled: bool
@@ -84,6 +102,11 @@ class JobCost(Frozen):
     memory_gib_seconds: float
     gpu_seconds: float
     usd: float
+    target: str | None  # "app-name/function-name" for a target job, None for a handler job
+    compute_priced: bool  # False: a target job that states no estimate_resources
+    unpriced_reason: str | None  # why usd leaves the job's compute out, and the fix
+    watcher_billed_seconds: float  # hybrid only: runs x duration of the target's watcher
+    watcher_usd: float
 
 
 class Meter(Frozen):
@@ -127,6 +150,8 @@ class Hybrid(Frozen):
     dispatcher_usd: float
     modal_credits_usd: float  # the plan's monthly credits, as far as compute uses them
     usd_per_month: float
+    watcher_billed_seconds: float  # the target jobs' watchers (0 without target jobs)
+    watcher_usd: float
 
 
 class ModalOnly(Frozen):
@@ -160,6 +185,7 @@ class CostReport(Frozen):
     cloudflare_plan_needed: CloudflarePlanName
     verdict: str
     assumptions: tuple[str, ...]
+    unpriced_jobs: tuple[str, ...]  # enabled target jobs whose compute is not priced
 
 
 def window_fires(cron: str, timezone: str, start: datetime, end: datetime) -> list[datetime]:
@@ -201,13 +227,42 @@ def billed_seconds(fires: Sequence[datetime], end: datetime, busy: float, idle: 
     return total
 
 
+def compute_priced(job: ResolvedJob) -> bool:
+    """Whether the job's compute can be priced: a handler job's always can (cronflare deploys it,
+    with Modal's defaults for what it leaves unset); a target job's only when its
+    estimate_resources state at least one of cpu, memory or gpu.
+    """
+    r = job.resources
+    return job.target is None or any(v is not None for v in (r.cpu, r.memory, r.gpu))
+
+
+def unpriced_reason(job: ResolvedJob) -> str:
+    """What the report says of a target job whose compute it cannot price."""
+    return (
+        f"target {job.target} is deployed outside cronflare and the job states no "
+        f"estimate_resources, so its compute cannot be priced (counted as $0): {ESTIMATE_HINT}"
+    )
+
+
+def watcher_usd_per_second(p: Prices) -> float:
+    """What one watcher container bills per second: its request, at least Modal's CPU floor."""
+    cores = max(WATCHER_CPU_CORES, p.modal_min_cpu_cores)
+    return (
+        cores * p.modal_cpu_usd_per_core_second
+        + WATCHER_MEMORY_MIB / 1024 * p.modal_memory_usd_per_gib_second
+    )
+
+
 def job_cost(job: ResolvedJob, fires: Sequence[datetime], end: datetime, p: Prices) -> JobCost:
-    """One job's runs and Modal compute in the window."""
+    """One job's runs and Modal compute in the window, and for a target job its watcher's."""
     runs = sum(1 for t in fires if t < end) if job.enabled else 0
     duration, assumed = expected_duration(job)
+    priced = compute_priced(job)
     cores = max(job.resources.cpu or p.modal_default_cpu_cores, p.modal_min_cpu_cores)
     memory = job.resources.memory or p.modal_default_memory_mib
     gpu_price, gpus = gpu_usd_per_second(job.resources.gpu, p)
+    if not priced:  # a target of unknown size: its container time is known, its price is not
+        cores, memory, gpu_price, gpus = 0.0, 0, 0.0, 0
     seconds = (
         billed_seconds(fires, end, duration, p.modal_scaledown_window_seconds)
         if job.enabled
@@ -219,6 +274,9 @@ def job_cost(job: ResolvedJob, fires: Sequence[datetime], end: datetime, p: Pric
         + gib_seconds * p.modal_memory_usd_per_gib_second
         + seconds * gpus * gpu_price
     )
+    # The watcher waits on the target's call for as long as it runs, then idles for its
+    # scaledown window: runs x (duration + window).
+    watcher_s = float(runs * (duration + WATCHER_SCALEDOWN_S)) if job.target is not None else 0.0
     return JobCost(
         name=job.name,
         enabled=job.enabled,
@@ -235,6 +293,11 @@ def job_cost(job: ResolvedJob, fires: Sequence[datetime], end: datetime, p: Pric
         memory_gib_seconds=gib_seconds,
         gpu_seconds=seconds * gpus,
         usd=usd,
+        target=job.target,
+        compute_priced=priced,
+        unpriced_reason=None if priced else unpriced_reason(job),
+        watcher_billed_seconds=watcher_s,
+        watcher_usd=watcher_s * watcher_usd_per_second(p),
     )
 
 
@@ -455,14 +518,18 @@ def modal_only_cost(jobs: Sequence[JobCost], p: Prices) -> ModalOnly:
 def hybrid_cost(
     jobs: Sequence[JobCost], cloudflare: CloudflareCost, dispatcher_s: float, p: Prices
 ) -> Hybrid:
-    """cronflare's side: the Cloudflare plan, Modal Starter, the jobs and the dispatcher."""
+    """cronflare's side: the Cloudflare plan, Modal Starter, the jobs, the dispatcher and the
+    target jobs' watchers.
+    """
     default_core_s = dispatcher_s * max(p.modal_default_cpu_cores, p.modal_min_cpu_cores)
     dispatcher_usd = (
         default_core_s * p.modal_cpu_usd_per_core_second
         + dispatcher_s * p.modal_default_memory_mib / 1024 * p.modal_memory_usd_per_gib_second
     )
     compute = sum(j.usd for j in jobs)
-    used = _credits(compute + dispatcher_usd, p.modal_starter_credits_usd_per_month)
+    watcher_usd = sum(j.watcher_usd for j in jobs)
+    modal = compute + dispatcher_usd + watcher_usd
+    used = _credits(modal, p.modal_starter_credits_usd_per_month)
     fee = p.modal_starter_usd_per_month
     return Hybrid(
         cloudflare_plan=cloudflare.plan_needed,
@@ -473,21 +540,29 @@ def hybrid_cost(
         dispatcher_billed_seconds=dispatcher_s,
         dispatcher_usd=dispatcher_usd,
         modal_credits_usd=used,
-        usd_per_month=cloudflare.usd_per_month + fee + compute + dispatcher_usd - used,
+        usd_per_month=cloudflare.usd_per_month + fee + modal - used,
+        watcher_billed_seconds=sum(j.watcher_billed_seconds for j in jobs),
+        watcher_usd=watcher_usd,
     )
 
 
-def verdict(hybrid: Hybrid, modal_only: ModalOnly) -> str:
-    """One line: which side is cheaper per month, and by how much."""
+def verdict(hybrid: Hybrid, modal_only: ModalOnly, unpriced: Sequence[str] = ()) -> str:
+    """One line: which side is cheaper per month, and by how much (and what is left out)."""
     h, m = hybrid.usd_per_month, modal_only.usd_per_month
     sides = (
         f"hybrid ${h:,.2f} (Cloudflare {hybrid.cloudflare_plan}, Modal Starter) vs Modal-only "
         f"${m:,.2f} (Modal {modal_only.modal_plan.title()}: {modal_only.reason})"
     )
+    left_out = (
+        f"; both leave out the compute of {len(unpriced)} target job(s) without "
+        f"estimate_resources: {', '.join(unpriced)}"
+        if unpriced
+        else ""
+    )
     if round(h, 2) == round(m, 2):
-        return f"same cost per month: {sides}"
+        return f"same cost per month: {sides}{left_out}"
     cheaper = "hybrid" if h < m else "Modal-only"
-    return f"{cheaper} is cheaper by ${abs(m - h):,.2f}/month: {sides}"
+    return f"{cheaper} is cheaper by ${abs(m - h):,.2f}/month: {sides}{left_out}"
 
 
 def assumptions(
@@ -500,6 +575,21 @@ def assumptions(
         out.append(
             f"expected_duration {format_duration(DEFAULT_EXPECTED_DURATION_S)} (capped at the "
             f"timeout) for {len(assumed)} job(s) that do not set it: {', '.join(assumed)}"
+        )
+    unpriced = [j.name for j in jobs if j.enabled and not j.compute_priced]
+    if unpriced:
+        out.append(
+            f"the compute of {len(unpriced)} target job(s) is not priced ($0), since they state no "
+            f"estimate_resources: {', '.join(unpriced)}; {ESTIMATE_HINT}"
+        )
+    targets = [j.name for j in jobs if j.enabled and j.target is not None]
+    if targets:
+        out.append(
+            f"on the hybrid side, each run of a target job also runs cronflare's watcher "
+            f"({WATCHER_CPU_CORES:g} cores, {WATCHER_MEMORY_MIB} MiB) for the run's expected "
+            f"duration plus its {WATCHER_SCALEDOWN_S} s scaledown window, for "
+            f"{len(targets)} job(s): {', '.join(targets)}; a target's own container is priced "
+            "with Modal's default scaledown window"
         )
     out += [
         f"cpu/memory left unset: Modal's default request of {p.modal_default_cpu_cores:g} cores "
@@ -536,6 +626,7 @@ def estimate(
         j.name: window_fires(j.cron, j.timezone, start, end) if j.enabled else [] for j in jobs
     }
     costs = tuple(job_cost(j, fires[j.name], end, prices) for j in jobs)
+    unpriced = tuple(c.name for c in costs if c.enabled and not c.compute_priced)
     cloudflare = cloudflare_cost(plan, fires, start, end, prices, retries_per_run)
     dispatcher_s = dispatcher_seconds(fires, end, prices.modal_scaledown_window_seconds)
     hybrid = hybrid_cost(costs, cloudflare, dispatcher_s, prices)
@@ -554,8 +645,9 @@ def estimate(
         hybrid_usd_per_month=hybrid.usd_per_month,
         modal_only_usd_per_month=modal_only.usd_per_month,
         cloudflare_plan_needed=cloudflare.plan_needed,
-        verdict=verdict(hybrid, modal_only),
+        verdict=verdict(hybrid, modal_only, unpriced),
         assumptions=assumptions(costs, plan, prices, retries_per_run),
+        unpriced_jobs=unpriced,
     )
 
 
@@ -567,8 +659,17 @@ def _usd(value: float) -> str:
 
 
 def _resources(job: JobCost) -> str:
+    if not job.compute_priced:
+        return "[yellow]not stated[/]"
     parts = [f"{job.cpu_cores:g} cpu", f"{job.memory_mib} MiB"]
-    return ", ".join(parts + ([job.gpu] if job.gpu else []))
+    text = ", ".join(parts + ([job.gpu] if job.gpu else []))
+    return f"{text} (estimate)" if job.target else text
+
+
+def _compute(job: JobCost) -> str:
+    if not job.enabled:
+        return ""
+    return _usd(job.usd) if job.compute_priced else "[yellow]not priced[/]"
 
 
 def jobs_table(report: CostReport, p: Prices) -> Table:
@@ -584,13 +685,13 @@ def jobs_table(report: CostReport, p: Prices) -> Table:
             "*" if j.expected_duration_assumed else ""
         )
         table.add_row(
-            j.name,
+            j.name if j.target is None else f"{j.name}\n→ {j.target}",
             j.schedule if j.timezone == "UTC" else f"{j.schedule} ({j.timezone})",
             f"{j.runs:,}" if j.enabled else "[dim]disabled[/]",
             run_time if j.enabled else "",
             _resources(j),
             f"{j.billed_seconds / 3600:,.1f} h" if j.enabled else "",
-            _usd(j.usd) if j.enabled else "",
+            _compute(j),
         )
     table.add_section()
     h = report.hybrid
@@ -604,6 +705,17 @@ def jobs_table(report: CostReport, p: Prices) -> Table:
         f"{h.dispatcher_billed_seconds / 3600:,.1f} h",
         _usd(h.dispatcher_usd),
     )
+    watched = sum(j.runs for j in report.jobs if j.target is not None)
+    if any(j.target is not None for j in report.jobs):
+        table.add_row(
+            "target watchers",
+            "hybrid only",
+            f"{watched:,}",
+            "target's",
+            f"{WATCHER_CPU_CORES:g} cpu, {WATCHER_MEMORY_MIB} MiB",
+            f"{h.watcher_billed_seconds / 3600:,.1f} h",
+            _usd(h.watcher_usd),
+        )
     table.add_section()
     table.add_row(
         "[bold]total[/]",
@@ -612,7 +724,7 @@ def jobs_table(report: CostReport, p: Prices) -> Table:
         "",
         "",
         "",
-        _usd(h.jobs_compute_usd + h.dispatcher_usd),
+        _usd(h.jobs_compute_usd + h.dispatcher_usd + h.watcher_usd),
     )
     return table
 
@@ -665,6 +777,8 @@ def comparison_table(report: CostReport) -> Table:
     table.add_row("Modal scheduled functions", "0", f"{m.scheduled_functions}")
     table.add_row("job compute", _usd(h.jobs_compute_usd), _usd(m.jobs_compute_usd))
     table.add_row("dispatcher compute", _usd(h.dispatcher_usd), "")
+    if any(j.target is not None for j in report.jobs):
+        table.add_row("target watcher compute", _usd(h.watcher_usd), "")
     table.add_row("Modal credits", f"-{_usd(h.modal_credits_usd)}", f"-{_usd(m.modal_credits_usd)}")
     table.add_section()
     table.add_row(
@@ -682,6 +796,11 @@ def render(report: CostReport, p: Prices, console: Console) -> None:
             " assumed (at most the timeout)",
             markup=False,
         )
+    for j in report.jobs:
+        if j.enabled and j.unpriced_reason:
+            console.print(
+                f"! job {j.name}: {j.unpriced_reason}", markup=False, style="yellow", soft_wrap=True
+            )
     console.print(cloudflare_table(report))
     cf = report.cloudflare
     price = "" if cf.plan_needed == "free" else f" ({_usd(cf.usd_per_month)}/month)"

@@ -107,6 +107,7 @@ class LocalStack:
             CRONFLARE_SIGNING_KEY=self.signing_key,
             CRONFLARE_EXECUTION_LOG=str(self.execution_log),
             CRONFLARE_OUTPUT_DIR=str(self.state_dir / "output"),
+            CRONFLARE_VOLUME_ROOT=str(self.state_dir / "volumes"),
         )
         if self.catalog:
             env["CRONFLARE_CATALOG"] = self.catalog
@@ -199,10 +200,11 @@ class LocalStack:
         """Put a message on the jobs queue directly (to deliver one twice)."""
         httpx.post(f"{self.control_url}/enqueue", json=message, timeout=30).raise_for_status()
 
-    def admin(self, method: str, path: str) -> httpx.Response:
-        """Call the Worker's admin API with the stack's token."""
+    def admin(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """Call the Worker's admin API with the stack's token (and a JSON body, if given)."""
         headers = {"Authorization": f"Bearer {self.admin_token}"}
-        return httpx.request(method, f"{self.worker_url}{path}", headers=headers, timeout=30)
+        url = f"{self.worker_url}{path}"
+        return httpx.request(method, url, headers=headers, json=body, timeout=30)
 
     def executions(self) -> list[dict[str, Any]]:
         """The executor's own record: one line per job body it started."""

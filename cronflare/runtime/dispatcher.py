@@ -15,11 +15,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from starlette.concurrency import run_in_threadpool
 
-from cronflare.catalog.validate import ResolvedJob
-from cronflare.runtime.executors import Executor
+from cronflare.catalog.validate import ResolvedJob, args_problem
+from cronflare.runtime.executors import Executor, TargetNotFound
 from cronflare.runtime.signing import verify
 from cronflare.runtime.store import LastCall, Store, wait_for_result
 
@@ -40,6 +49,14 @@ class DispatchRequest(BaseModel):
     trigger: Literal["cron", "catchup", "manual", "replay"]
     attempt: int = Field(ge=1, le=1000)
     callback_url: AnyHttpUrl
+    args: dict[str, JsonValue] | None = None  # the run's own; absent: the job's catalog args
+
+    @field_validator("args")
+    @classmethod
+    def _small(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if value is not None and (problem := args_problem(value)):
+            raise ValueError(f"args {problem}")
+        return value
 
 
 class FaultPlan:
@@ -73,6 +90,11 @@ def _job_of(body: bytes) -> str | None:
     except ValueError:
         return None
     return data.get("job") if isinstance(data, dict) else None
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, though Python's parser takes them: a 422, not a 500."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _answer(code: int, **body: Any) -> JSONResponse:
@@ -117,7 +139,7 @@ def create_app(
         if not verify(keys, dict(request.headers), body):
             return _answer(401, error="bad or missing signature, or stale timestamp")
         try:
-            req = DispatchRequest.model_validate(json.loads(body))
+            req = DispatchRequest.model_validate(json.loads(body, parse_constant=_no_constant))
         except (ValueError, ValidationError) as err:
             detail = err.errors() if isinstance(err, ValidationError) else str(err)
             return _answer(
@@ -155,6 +177,9 @@ def _spawn(
             executor.cancel(last.call_id)
             _report_replaced(last, req.execution_id, next(k for k in keys if k))
         call_id = executor.spawn(job.name, req.model_dump(mode="json"))
+    except TargetNotFound as err:  # final: the Worker fails the run instead of retrying
+        store.release(req.execution_id)
+        return _answer(404, error=f"target not found: {err}")
     except Exception as err:
         store.release(req.execution_id)
         log.error("spawn of %s failed: %s", req.execution_id, type(err).__name__)
@@ -185,9 +210,10 @@ def create_modal_app(app_name: str, environment_name: str | None = None) -> Fast
     """The dispatcher as it runs on Modal: ModalExecutor and a modal.Dict store."""
     from cronflare.runtime.executors import ModalExecutor
     from cronflare.runtime.store import ModalDictStore
+    from cronflare.runtime.wrapper import catalog_jobs
 
     return create_app(
-        ModalExecutor(app_name, environment_name),
+        ModalExecutor(app_name, environment_name, catalog_jobs()),
         keys_from_env(),
         ModalDictStore(f"{app_name}-dispatch", environment_name),
     )

@@ -13,7 +13,10 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cronflare.catalog.validate import ResolvedJob
 
 
 class Executor(Protocol):
@@ -30,7 +33,12 @@ class Executor(Protocol):
 
 # What a local run inherits from the dispatcher's environment at spawn time (the forkserver
 # itself was started earlier, possibly with another environment).
-PASSED_ENV = ("CRONFLARE_CATALOG", "CRONFLARE_EXECUTION_LOG", "CRONFLARE_OUTPUT_DIR")
+PASSED_ENV = (
+    "CRONFLARE_CATALOG",
+    "CRONFLARE_EXECUTION_LOG",
+    "CRONFLARE_OUTPUT_DIR",
+    "CRONFLARE_VOLUME_ROOT",
+)
 
 
 def _run_local(payload: dict[str, Any], key: str, env: dict[str, str]) -> None:
@@ -115,18 +123,51 @@ class LocalExecutor:
                 proc.join(5)
 
 
-class ModalExecutor:
-    """spawn() on the deployed Modal app; FunctionCall for status and cancel."""
+class TargetNotFound(Exception):
+    """A target job's function is not deployed where the job says: no retry will find it."""
 
-    def __init__(self, app_name: str, environment_name: str | None = None):
+
+WATCHER = "watch-target"  # the function of cronflare's app that waits on a target's call
+
+
+class ModalExecutor:
+    """spawn() on the deployed Modal app; FunctionCall for status and cancel.
+
+    A target job's function is another app's: it is looked up by name (in the job's Modal
+    environment, else the stack's), spawned with the run's args as keyword arguments, and the
+    app's watcher function is spawned beside it to report how the call ends.
+    """
+
+    def __init__(
+        self,
+        app_name: str,
+        environment_name: str | None = None,
+        jobs: Mapping[str, ResolvedJob] | None = None,
+    ):
         self.app_name = app_name
         self.environment_name = environment_name
+        self.jobs = dict(jobs or {})
 
     def spawn(self, job: str, payload: Mapping[str, Any]) -> str:
         import modal
 
-        fn = modal.Function.from_name(self.app_name, job, environment_name=self.environment_name)
-        return fn.spawn(dict(payload)).object_id
+        resolved = self.jobs.get(job)
+        if resolved is None or resolved.target is None:
+            fn = modal.Function.from_name(
+                self.app_name, job, environment_name=self.environment_name
+            )
+            return fn.spawn(dict(payload)).object_id
+        args = payload.get("args")
+        kwargs = dict(resolved.args if args is None else args)
+        try:
+            call_id = target_function(resolved, self.environment_name).spawn(**kwargs).object_id
+        except modal.exception.NotFoundError as err:
+            raise TargetNotFound(f"{resolved.target}: {err}") from None
+        watcher = modal.Function.from_name(
+            self.app_name, WATCHER, environment_name=self.environment_name
+        )
+        watcher.spawn(dict(payload), call_id)
+        return call_id
 
     def is_running(self, call_id: str) -> bool:
         import modal
@@ -143,3 +184,18 @@ class ModalExecutor:
         import modal
 
         modal.FunctionCall.from_id(call_id).cancel()
+
+
+def target_function(job: ResolvedJob, stack_environment: str | None) -> Any:
+    """The deployed function a target job names, "app/function" or "app/Class.method", looked
+    up in the job's Modal environment, else the stack's.
+    """
+    import modal
+
+    assert job.target is not None
+    app, _, name = job.target.partition("/")
+    environment = job.target_environment or stack_environment
+    if "." in name:
+        cls_name, method = name.split(".", 1)
+        return getattr(modal.Cls.from_name(app, cls_name, environment_name=environment)(), method)
+    return modal.Function.from_name(app, name, environment_name=environment)

@@ -11,3 +11,7 @@ PYTHON_PACKAGES = (
 )
 # The machinery and the user's jobs: the image carries both, and a change to either redeploys.
 SOURCE_PACKAGES = ("cronflare", "jobs")
+# What the watcher of a target's call asks for: Modal's smallest container (0.125 cores,
+# 128 MiB), gone 2 s (Modal's shortest scaledown window) after the call it watched. Here, not
+# in modal_app, so that `cronflare cost` prices the same numbers without importing Modal.
+WATCHER_CPU, WATCHER_MEMORY, WATCHER_SCALEDOWN = 0.125, 128, 2

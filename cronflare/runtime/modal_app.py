@@ -8,32 +8,89 @@ Importing this module needs no Modal credentials.
 
 from __future__ import annotations
 
+import importlib
 import os
+from functools import cache
 from typing import Any
 
 import modal
 
+from cronflare.catalog.model import Image
 from cronflare.catalog.validate import ResolvedJob
-from cronflare.runtime.image import PYTHON_PACKAGES, SOURCE_PACKAGES
-from cronflare.runtime.wrapper import catalog_jobs
+from cronflare.runtime.executors import WATCHER
+from cronflare.runtime.image import (
+    PYTHON_PACKAGES,
+    SOURCE_PACKAGES,
+    WATCHER_CPU,
+    WATCHER_MEMORY,
+    WATCHER_SCALEDOWN,
+)
+from cronflare.runtime.wrapper import catalog_jobs, output_volume_name
 
 APP_NAME = os.environ.get("CRONFLARE_APP_NAME", "cronflare")
 SIGNING_SECRET = f"{APP_NAME}-signing"
+OUTPUT_MOUNT = "/cronflare/output"  # RunContext.output_dir lives here, on the stack's Volume
 
 app = modal.App(APP_NAME)
-image = (
-    modal.Image.debian_slim(python_version="3.11")
-    .uv_pip_install(*PYTHON_PACKAGES)
-    .env(
-        {
-            "CRONFLARE_APP_NAME": APP_NAME,
-            "CRONFLARE_CATALOG": os.environ.get("CRONFLARE_CATALOG", ""),
-            "CRONFLARE_JOB_OVERRIDES": os.environ.get("CRONFLARE_JOB_OVERRIDES", ""),
-        }
+RUNTIME_ENV = {
+    "CRONFLARE_APP_NAME": APP_NAME,
+    "CRONFLARE_CATALOG": os.environ.get("CRONFLARE_CATALOG", ""),
+    "CRONFLARE_JOB_OVERRIDES": os.environ.get("CRONFLARE_JOB_OVERRIDES", ""),
+    "CRONFLARE_OUTPUT_DIR": OUTPUT_MOUNT,
+    "CRONFLARE_VOLUMES_MOUNTED": "1",  # RunContext.volume() is the mount path itself
+}
+
+
+def with_runtime(base: modal.Image, pip: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    """`base` plus what every cronflare function needs: the runtime packages (resolved together
+    with the job's own, so a conflict fails the build), its environment, and the sources.
+    """
+    return (
+        base.uv_pip_install(*PYTHON_PACKAGES, *pip)
+        .env({**(env or {}), **RUNTIME_ENV})
+        .add_local_python_source(*SOURCE_PACKAGES)
     )
-    .add_local_python_source(*SOURCE_PACKAGES)
-)
+
+
+def build_image(spec: Image | str | None) -> modal.Image:
+    """The modal.Image of a job's image setting: cronflare's default, a spec, or the user's own
+    modal.Image named by its import path, each with the runtime added.
+    """
+    if spec is None:
+        return with_runtime(modal.Image.debian_slim(python_version="3.11"))
+    if isinstance(spec, str):
+        module, _, attr = spec.partition(":")
+        base: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            base = getattr(base, part)
+        return with_runtime(base)
+    base = modal.Image.debian_slim(python_version=spec.python or "3.11")
+    if spec.apt:
+        base = base.apt_install(*spec.apt)
+    if spec.commands:  # after apt, so they may use what it installed
+        base = base.run_commands(*spec.commands)
+    return with_runtime(base, tuple(spec.pip), dict(spec.env))
+
+
+_images: dict[str, modal.Image] = {}
+
+
+def image_for(spec: Image | str | None) -> modal.Image:
+    """One modal.Image per distinct spec: jobs with equal specs share it."""
+    key = "" if spec is None else spec if isinstance(spec, str) else spec.key()
+    if key not in _images:
+        _images[key] = build_image(spec)
+    return _images[key]
+
+
+image = image_for(None)
 signing = modal.Secret.from_name(SIGNING_SECRET, required_keys=["CRONFLARE_SIGNING_KEY"])
+
+
+@cache
+def volume(name: str) -> modal.Volume:
+    """A Modal Volume by name, created on first use: jobs naming the same one share it."""
+    return modal.Volume.from_name(name, create_if_missing=True)
 
 
 def run_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -54,20 +111,47 @@ def function_options(job: ResolvedJob) -> dict[str, Any]:
             initial_delay=float(policy.initial_delay),
             max_delay=float(policy.max_delay),
         )
+    mounts = {path: volume(name) for path, name in job.volumes.items()}
     return {
         "name": job.name,
-        "image": image,
+        "image": image_for(job.image),
         "cpu": job.resources.cpu,
         "memory": job.resources.memory,
         "gpu": job.resources.gpu,
         "timeout": job.timeout,
         "retries": retries,
         "secrets": [signing, *(modal.Secret.from_name(s) for s in job.secrets)],
+        "volumes": {OUTPUT_MOUNT: volume(output_volume_name(APP_NAME)), **mounts},
     }
 
 
-for _job in catalog_jobs().values():
-    app.function(**function_options(_job))(run_job)
+def watch_target(payload: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """The watcher of a target job's call: blocks until it ends, then reports the run."""
+    from cronflare.runtime.wrapper import watch_on_modal
+
+    return watch_on_modal(payload, call_id)
+
+
+def watcher_options(targets: list[ResolvedJob]) -> dict[str, Any]:
+    """The watcher outlives the longest target it may wait on, with a margin to report."""
+    longest = max(job.timeout for job in targets)
+    return {
+        "name": WATCHER,
+        "image": image,
+        "cpu": WATCHER_CPU,
+        "memory": WATCHER_MEMORY,
+        "timeout": min(longest + 300, 24 * 3600),
+        "scaledown_window": WATCHER_SCALEDOWN,
+        "secrets": [signing],
+    }
+
+
+_jobs = list(catalog_jobs().values())
+for _job in _jobs:
+    if _job.target is None:
+        app.function(**function_options(_job))(run_job)
+if _targets := [j for j in _jobs if j.target is not None]:
+    app.function(**watcher_options(_targets))(watch_target)
 
 
 @app.function(image=image, secrets=[signing])

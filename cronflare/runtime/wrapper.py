@@ -50,7 +50,7 @@ def catalog_jobs() -> dict[str, ResolvedJob]:
     return {j.name: j for j in resolve(load_catalog(), job_overrides()).jobs if j.enabled}
 
 
-def _handler(ref: str) -> Callable[[RunContext], Any]:
+def _handler(ref: str) -> Callable[..., Any]:
     module, _, name = ref.partition(":")
     target: Any = importlib.import_module(module)
     for part in name.split("."):
@@ -117,37 +117,82 @@ def report(callback_url: str, outcome: Mapping[str, Any], key: str) -> bool:
     return False
 
 
-def execute(payload: Mapping[str, Any], key: str, *, final: bool = True) -> dict[str, Any]:
-    """Run the handler once and report how it went; raise RetryableFailure if it failed and
-    this is not the final attempt.
+def summary(result: Any) -> str | None:
+    """A handler's return value as the run log keeps it: JSON, cut to 2,000 characters."""
+    if result is None:
+        return None
+    try:
+        text = json.dumps(result, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(result)
+    return text[:2000]
+
+
+def _ended(status: str, started: str, result: Any = None, **extra: str) -> dict[str, Any]:
+    """The report of a run that ended now: its status, times, result summary or error."""
+    outcome = {"status": status, "started_at": started, "finished_at": now_iso(), **extra}
+    if (text := summary(result)) is not None:
+        outcome["result"] = text
+    return outcome
+
+
+class NoStandIn(Exception):
+    """A target job ran locally with no stand-in registered: it fails at once, with the fix."""
+
+
+def _call(job: ResolvedJob, ctx: RunContext) -> Any:
+    """Run the job's code: its handler with the context, or its target's stand-in with the args
+    as keyword arguments (locally; on Modal a target is spawned by the dispatcher instead).
+    """
+    if job.handler is not None:
+        return _handler(job.handler)(ctx)
+    if job.stand_in is None:
+        raise NoStandIn(
+            f"job {job.name} targets {job.target}, a function deployed on Modal, which the local "
+            "stack cannot call; register a local stand-in for it with stand_in='package.module:"
+            "function' on the job (it receives the job's args as keyword arguments)"
+        )
+    return _handler(job.stand_in)(**ctx.args)
+
+
+def execute(
+    payload: Mapping[str, Any],
+    key: str,
+    *,
+    final: bool = True,
+    persist: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run the job once and report how it went; raise RetryableFailure if it failed and this is
+    not the final attempt. `persist` runs after the code, before the report, whatever the outcome:
+    on Modal it commits the job's volumes, so a run reported ended has its files saved.
     """
     job = catalog_jobs()[payload["job"]]
+    args = payload.get("args")
     ctx = RunContext(
         execution_id=payload["execution_id"],
         job=payload["job"],
         scheduled_time=datetime.fromisoformat(payload["scheduled_time"].replace("Z", "+00:00")),
         trigger=payload.get("trigger", "manual"),
         attempt=int(payload.get("attempt", 1)),
+        args=dict(job.args if args is None else args),
+        volumes=dict(job.volumes),
     )
     started = now_iso()
     _record_start(payload, started)
     try:
-        _handler(job.handler)(ctx)
-        outcome: dict[str, Any] = {
-            "status": "succeeded",
-            "started_at": started,
-            "finished_at": now_iso(),
-        }
+        try:
+            result = _call(job, ctx)
+        finally:
+            if persist is not None:
+                persist()
+        outcome = _ended("succeeded", started, result)
+    except NoStandIn as err:
+        outcome = _ended("failed", started, error=str(err))
     except Exception as err:
         message = redact(f"{type(err).__name__}: {err}", (key,))
         if not final:
             raise RetryableFailure(message) from None
-        outcome = {
-            "status": "failed",
-            "started_at": started,
-            "finished_at": now_iso(),
-            "error": message,
-        }
+        outcome = _ended("failed", started, error=message)
     report(payload["callback_url"], outcome, key)
     return outcome
 
@@ -167,11 +212,61 @@ def run_with_retries(
     raise AssertionError("unreachable: the final attempt reports instead of raising")
 
 
+def output_volume_name(app_name: str) -> str:
+    """The stack's output Volume, where RunContext.output_dir lives on Modal."""
+    return f"{app_name}-output"
+
+
 def run_on_modal(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Body of every job's Modal function: count the attempt, so only the last failure reports."""
+    """Body of every job's Modal function: count the attempt, so only the last failure reports;
+    read the latest of the job's volumes first, and commit them before reporting.
+    """
+    import modal
+
     from cronflare.runtime.store import ModalDictStore
 
     app_name = os.environ.get("CRONFLARE_APP_NAME", "cronflare")
+    job = catalog_jobs()[payload["job"]]
     attempt = ModalDictStore(f"{app_name}-dispatch").next_attempt(payload["execution_id"])
-    final = attempt >= catalog_jobs()[payload["job"]].retries.attempts
-    return execute(payload, os.environ["CRONFLARE_SIGNING_KEY"], final=final)
+    names = [output_volume_name(app_name), *job.volumes.values()]
+    volumes = [modal.Volume.from_name(name) for name in dict.fromkeys(names)]
+    for volume in volumes:  # a warm container may hold an older view
+        volume.reload()
+
+    def persist() -> None:
+        for volume in volumes:
+            volume.commit()
+
+    final = attempt >= job.retries.attempts
+    return execute(payload, os.environ["CRONFLARE_SIGNING_KEY"], final=final, persist=persist)
+
+
+def await_target(
+    payload: Mapping[str, Any], call_id: str, key: str, get: Callable[[str, float], Any]
+) -> dict[str, Any]:
+    """The watcher of a target job's call: wait for its end, then report it like any run.
+    `get(call_id, timeout)` returns the call's result or raises its error (TimeoutError when it
+    outlives the job's timeout).
+    """
+    job = catalog_jobs()[payload["job"]]
+    started = now_iso()
+    try:
+        outcome = _ended("succeeded", started, get(call_id, float(job.timeout)))
+    except TimeoutError:
+        error = f"{job.target} did not finish within the job's timeout ({job.timeout} s)"
+        outcome = _ended("failed", started, error=error)
+    except Exception as err:
+        error = redact(f"{job.target}: {type(err).__name__}: {err}", (key,))
+        outcome = _ended("failed", started, error=error)
+    report(payload["callback_url"], outcome, key)
+    return outcome
+
+
+def watch_on_modal(payload: Mapping[str, Any], call_id: str) -> dict[str, Any]:
+    """Body of the watcher function: the target's call, by id, through Modal's FunctionCall."""
+    import modal
+
+    def get(call: str, timeout: float) -> Any:
+        return modal.FunctionCall.from_id(call).get(timeout=timeout)
+
+    return await_target(payload, call_id, os.environ["CRONFLARE_SIGNING_KEY"], get)

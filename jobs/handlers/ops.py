@@ -37,8 +37,10 @@ def monitor(ctx: RunContext) -> dict:
 
 
 def warm_cache(ctx: RunContext) -> dict:
-    """Precompute a small lookup table (primes below 20,000) and store it with its checksum."""
-    limit = 20_000
+    """Precompute a lookup table (the primes below ctx.args["limit"], default 20,000) and store
+    it with its checksum.
+    """
+    limit = int(ctx.args.get("limit", 20_000))
     sieve = bytearray([1]) * limit
     sieve[0:2] = b"\x00\x00"
     for i in range(2, int(limit**0.5) + 1):
@@ -63,13 +65,21 @@ def nightly_cleanup(ctx: RunContext) -> dict:
 
 
 def backup(ctx: RunContext) -> dict:
-    """Archive every other job's output into a tar.gz and write its SHA-256 beside it."""
+    """Archive every job's output into a tar.gz on the backups Volume, with its SHA-256 beside
+    it, and keep the last ctx.args["keep"] archives (default 7).
+    """
     root = ctx.output_dir.parent
-    archive = ctx.output_dir / f"backup-{ctx.stamp}.tar.gz"
+    backups = ctx.volume("/backups")
+    archive = backups / f"backup-{ctx.stamp}.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(root.iterdir()):
             if path.is_dir() and path.name != ctx.job:
                 tar.add(path, arcname=path.name)
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     Path(f"{archive}.sha256").write_text(f"{digest}  {archive.name}\n")
-    return {"archive": str(archive), "sha256": digest}
+    keep = int(ctx.args.get("keep", 7))
+    old = sorted(backups.glob("backup-*.tar.gz"))[:-keep]
+    for stale in old:
+        stale.unlink()
+        Path(f"{stale}.sha256").unlink(missing_ok=True)
+    return {"archive": archive.name, "sha256": digest, "pruned": len(old)}

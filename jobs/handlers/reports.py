@@ -17,15 +17,25 @@ def _analytics(ctx: RunContext) -> list[dict]:
 
 
 def weekly_report(ctx: RunContext) -> dict:
-    """Sum the last seven daily analytics files into a Markdown report."""
+    """Sum the last seven daily analytics files (the sync job's output, on the stack's output
+    Volume) into a report table, rendered by rich: a package this job's image installs.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
     days = _analytics(ctx)
     totals: Counter[str] = Counter()
     for day in days:
         totals.update(day["views"])
-    lines = [f"# Weekly report for the week ending {ctx.scheduled_time:%Y-%m-%d}", ""]
-    lines += [f"- {page}: {count}" for page, count in totals.most_common()] or ["- no data yet"]
-    path = ctx.output_dir / f"week-{ctx.stamp}.md"
-    path.write_text("\n".join(lines) + "\n")
+    title = f"Weekly report for the week ending {ctx.scheduled_time:%Y-%m-%d}"
+    table = Table(title=title, min_width=len(title))
+    table.add_column("page")
+    table.add_column("views", justify="right")
+    for page, count in totals.most_common():
+        table.add_row(page, str(count))
+    path = ctx.output_dir / f"week-{ctx.stamp}.txt"
+    with path.open("w") as f:
+        Console(file=f, width=80, color_system=None).print(table if totals else "no data yet")
     return {"file": str(path), "days": len(days), "views": sum(totals.values())}
 
 
@@ -52,7 +62,7 @@ def month_end_close(ctx: RunContext) -> dict:
 
 def quarterly_archive(ctx: RunContext) -> dict:
     """List the quarter's reports into an index file."""
-    reports = sorted(Path(ctx.output_dir.parent / "weekly-report").glob("*.md"))
+    reports = sorted(Path(ctx.output_dir.parent / "weekly-report").glob("week-*.txt"))
     path = ctx.output_dir / f"q-{ctx.stamp}.txt"
     path.write_text("".join(f"{p.name}\n" for p in reports))
     return {"file": str(path), "reports": len(reports)}

@@ -9,6 +9,7 @@ from cronflare.catalog.model import (
     Catalog,
     CatalogError,
     Defaults,
+    Image,
     Job,
     JobOverride,
     Resources,
@@ -224,3 +225,125 @@ def test_defaults_are_inherited_and_job_fields_win():
     )
     assert (b.timeout, b.concurrency, b.secrets) == (30, "allow", ("shared", "own"))
     assert (b.resources.cpu, b.resources.memory) == (0.5, 1024)
+
+
+# -- images, volumes, targets and args ------------------------------------------------------
+
+
+def test_equal_image_specs_are_equal_and_a_reference_is_checked():
+    a, b = (
+        Image(pip=["pandas==2.2.3"], apt=["ffmpeg"]),
+        Image(apt=["ffmpeg"], pip=["pandas==2.2.3"]),
+    )
+    assert a.key() == b.key()
+    jobs = resolve(Catalog(jobs=[job("a", image=a), job("b", image="tests.fixtures.images:GPU"),
+                                 job("c")])).jobs  # fmt: skip
+    assert [j.image for j in jobs] == [a, "tests.fixtures.images:GPU", None]
+
+
+def test_an_image_that_cannot_be_built_is_a_catalog_error():
+    got = problems(
+        job("p", image=Image(pip=["pandas==", "numpy>=2"])),
+        job("a", image=Image(apt=["FFmpeg", "libpq-dev", "ffmpeg=7:5.1"])),
+        job("e", image=Image(env={"1X": "y", "CRONFLARE_CATALOG": "x"})),
+        job("r", image="tests.fixtures.images:NOT_AN_IMAGE"),
+        job("m", image="tests.fixtures.nope:GPU"),
+        job("s", image="not a path"),
+    )
+    assert [line.split(":", 2)[:2] for line in got] == [
+        ["job p", " image"], ["job a", " image"], ["job e", " image"], ["job e", " image"],
+        ["job r", " image"], ["job m", " image"], ["job s", " image"],
+    ]  # fmt: skip
+    assert got[0].startswith("job p: image: pip requirement 'pandas==' is not valid")
+    assert got[1] == "job a: image: apt package 'FFmpeg' is not a valid Debian package name"
+    assert "CRONFLARE_ variables are cronflare's own" in got[3]
+    assert (
+        got[4] == "job r: image: 'tests.fixtures.images:NOT_AN_IMAGE' is a dict, not a modal.Image"
+    )
+    assert got[5].startswith("job m: image: cannot import 'tests.fixtures.nope'")
+
+
+def test_a_python_version_outside_modals_is_refused_at_construction():
+    with pytest.raises(ValidationError, match=r"python\n  String should match"):
+        Image(python="3.9")
+    assert Image(python="3.13").python == "3.13"
+
+
+def test_volumes_merge_defaults_job_and_override_and_each_bad_mount_is_named():
+    defaults = Defaults(volumes={"/cache": "shared-cache"})
+    [j] = resolve(Catalog(jobs=[job("a", volumes={"/data": "warehouse"})], defaults=defaults),
+                  {"a": JobOverride(volumes={"/data": "warehouse-dev"})}).jobs  # fmt: skip
+    assert j.volumes == {"/cache": "shared-cache", "/data": "warehouse-dev"}
+    got = problems(
+        job("r", volumes={"data": "v"}),
+        job("s", volumes={"/etc/app": "v", "/root": "w", "/": "x", "/cronflare/mine": "y"}),
+        job("o", volumes={"/data": "v", "/data/": "w", "/data/sub": "x"}),
+        job("n", volumes={"/data": "bad name!"}),
+    )
+    assert got == [
+        "job r: volumes: 'data' is not an absolute path",
+        "job s: volumes: '/etc/app' is under a system or reserved directory (/etc/app)",
+        "job s: volumes: '/root' is under a system or reserved directory (/root)",
+        "job s: volumes: '/' is under a system or reserved directory (/)",
+        "job s: volumes: '/cronflare/mine' is under a system or reserved directory "
+        "(/cronflare/mine)",
+        "job o: volumes: '/data/' and '/data' overlap: one volume per path",
+        "job o: volumes: '/data/sub' and '/data' overlap: one volume per path",
+        "job n: volumes: /data: 'bad name!' is not a valid Modal Volume name",
+    ]
+
+
+def target(name: str = "t", **kw) -> Job:
+    kw.setdefault("schedule", "0 * * * *")
+    return Job(name=name, description="d", target=kw.pop("target", "billing/sync"), **kw)
+
+
+def test_a_target_job_names_a_deployed_function_and_nothing_about_its_container():
+    [t] = resolve(Catalog(jobs=[target(args={"x": 1}, target_environment="billing",
+                                       estimate_resources=Resources(cpu=2))],
+                          defaults=Defaults(image=Image(pip=["x"]), volumes={"/d": "v"},
+                                            resources=Resources(memory=512)))).jobs  # fmt: skip
+    assert (t.handler, t.target, t.target_environment) == (None, "billing/sync", "billing")
+    assert (t.image, t.volumes, t.resources, t.args) == (None, {}, Resources(cpu=2), {"x": 1})
+    got = problems(
+        target("i", image=Image(pip=["pandas"])),
+        target("v", volumes={"/d": "v"}),
+        target("r", resources=Resources(cpu=1)),
+        target("o"),
+        target("f", target="no-slash"),
+        target("s", stand_in="jobs.handlers.nope:fn"),
+        Job(name="b", description="d", schedule="@daily", handler=H, target="a/b"),
+        Job(name="n", description="d", schedule="@daily"),
+        job("h", stand_in="jobs.handlers.ops:monitor"),
+        overrides={"o": JobOverride(volumes={"/x": "y"})},
+    )
+    assert got == [
+        "job i: image: a target job runs billing/sync, deployed with its own image; drop image=",
+        "job v: volumes: a target job runs billing/sync, deployed with its own volumes; "
+        "drop volumes=",
+        "job r: resources: a target job runs billing/sync, deployed with its own resources; "
+        "drop resources= (estimate_resources= feeds `cronflare cost`)",
+        "job o: volumes: a target job runs billing/sync, deployed with its own volumes; "
+        "drop volumes=",
+        "job f: target: 'no-slash' is not 'app-name/function-name'",
+        "job s: stand_in: cannot import 'jobs.handlers.nope': ModuleNotFoundError: "
+        "No module named 'jobs.handlers.nope'",
+        "job b: handler: give exactly one of handler= (a function to run) or target= "
+        "(an already deployed Modal function, 'app-name/function-name')",
+        "job n: handler: give exactly one of handler= (a function to run) or target= "
+        "(an already deployed Modal function, 'app-name/function-name')",
+        "job h: stand_in: only a target job takes it; a handler job states its own resources",
+    ]
+
+
+def test_args_are_a_json_object_of_at_most_8_kib_and_an_override_replaces_them():
+    [j] = resolve(Catalog(jobs=[job("a", args={"keep": 7})]),
+                  {"a": JobOverride(args={"keep": 1, "dry": True})}).jobs  # fmt: skip
+    assert j.args == {"keep": 1, "dry": True}
+    assert problems(job("big", args={"blob": "x" * 8200})) == [
+        "job big: args: is 8211 bytes serialized; at most 8192 (8 KiB)"
+    ]
+    with pytest.raises(CatalogError, match=r"^job d: args\.when: input was not a valid JSON"):
+        job("d", args={"when": object()})
+    with pytest.raises(CatalogError, match=r"^job l: args: Input should be a valid dictionary"):
+        job("l", args=[1, 2])  # type: ignore[arg-type]

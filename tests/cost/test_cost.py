@@ -321,3 +321,156 @@ def test_cli_refuses_a_start_that_is_not_a_time():
     r = runner.invoke(cli.app, ["cost", "--start", "tomorrow"])
     assert r.exit_code == 1
     assert r.stderr.strip() == "--start: 'tomorrow' is not an ISO 8601 time"
+
+
+# --- target jobs: an already deployed Modal function, started by name -------------------------
+
+
+def target(name: str, fn: str = "etl/run", **kw) -> Job:
+    return Job(name=name, description="d", target=fn, **kw)
+
+
+def watcher_usd(runs: int, duration_s: int, p: Prices) -> float:
+    """The watcher of a target's call: 0.125 cores and 128 MiB (0.125 GiB) for the run's time
+    plus its 2 s scaledown window.
+    """
+    per_second = 0.125 * p.modal_cpu_usd_per_core_second + 0.125 * p.modal_memory_usd_per_gib_second
+    return runs * (duration_s + 2) * per_second
+
+
+def test_a_target_with_estimate_resources_is_priced_like_a_handler_job_plus_its_watcher():
+    """A target job's runs and compute follow the handler formula on its estimate_resources;
+    its watcher bills runs x duration at 0.125 cores and 128 MiB, on the hybrid side only.
+    """
+    size = Resources(cpu=1, memory=2048)
+    hourly = job("hourly", schedule="0 * * * *", expected_duration="30s", resources=size)
+    etl = target("etl", schedule="0 * * * *", expected_duration="30s", estimate_resources=size)
+    prices = Prices()  # the dated table itself
+    alone = report(Catalog(jobs=[hourly]), prices=prices)
+    r = report(Catalog(jobs=[hourly, etl]), prices=prices)
+    h, t = r.jobs
+
+    # The handler job's cost does not change with a target beside it.
+    assert h == alone.jobs[0]
+    assert (h.target, h.compute_priced, h.watcher_billed_seconds, h.watcher_usd) == (
+        None, True, 0.0, 0.0,
+    )  # fmt: skip
+    # The target: 720 runs, each 30 s then 60 s idle, on its estimate of 1 core and 2 GiB.
+    assert (t.target, t.compute_priced, t.unpriced_reason) == ("etl/run", True, None)
+    assert (t.runs, t.billed_seconds, t.cpu_cores, t.memory_mib) == (720, 720 * 90, 1, 2048)
+    assert t.usd == pytest.approx(
+        64_800 * prices.modal_cpu_usd_per_core_second
+        + 64_800 * 2 * prices.modal_memory_usd_per_gib_second
+    )
+    assert t.usd == pytest.approx(h.usd)
+    # Its watcher: 720 runs x (30 s + its 2 s scaledown window), at the watcher's request.
+    assert t.watcher_billed_seconds == 720 * (30 + 2)  # plus the 2 s scaledown window
+    assert t.watcher_usd == pytest.approx(watcher_usd(720, 30, prices))
+    assert r.unpriced_jobs == ()
+
+    hy, mo = r.hybrid, r.modal_only
+    assert hy.watcher_usd == pytest.approx(t.watcher_usd)
+    assert hy.watcher_billed_seconds == 720 * (30 + 2)
+    assert hy.jobs_compute_usd == pytest.approx(h.usd + t.usd) == mo.jobs_compute_usd
+    paid = hy.jobs_compute_usd + hy.dispatcher_usd + hy.watcher_usd
+    assert hy.modal_credits_usd == pytest.approx(min(paid, 30.0))
+    assert hy.usd_per_month == pytest.approx(paid - hy.modal_credits_usd)
+    # Modal-only schedules the target itself: two scheduled functions, no watcher.
+    assert mo.scheduled_functions == 2
+    assert mo.usd_per_month == pytest.approx(mo.jobs_compute_usd - mo.modal_credits_usd)
+
+
+def test_the_hybrid_total_adds_the_watcher_to_compute_and_dispatcher():
+    """With no credits (pinned), the hybrid's total is Cloudflare + compute + dispatcher +
+    watcher, and Modal-only's is its compute alone.
+    """
+    catalog = Catalog(
+        jobs=[target("nightly", schedule="0 2 * * *", expected_duration="10m",
+                     estimate_resources=Resources(gpu="T4"))]
+    )  # fmt: skip
+    r = report(catalog)
+    t = r.jobs[0]
+    # 30 runs of 600 s + 60 s idle, on Modal's default 0.125 cores and 128 MiB and one T4.
+    assert t.usd == pytest.approx(19_800 * (0.125 * 0.00001 + 0.125 * 0.000002 + 0.0001))
+    assert t.watcher_usd == pytest.approx(30 * 602 * (0.125 * 0.00001 + 0.125 * 0.000002))
+    h = r.hybrid
+    assert h.usd_per_month == pytest.approx(
+        r.cloudflare.usd_per_month + t.usd + h.dispatcher_usd + t.watcher_usd
+    )
+    assert r.modal_only_usd_per_month == pytest.approx(t.usd)
+
+
+def test_a_target_without_estimate_resources_is_counted_and_flagged_never_priced():
+    """Its runs count as a handler job's would; its compute is $0 and says why and how to fix
+    it, in the job, the report's list, the assumptions and the verdict; its watcher is priced.
+    """
+    catalog = Catalog(
+        jobs=[
+            job("probe", every="15m"),
+            target("mystery", "other/go", every="15m"),  # no expected_duration: 60 s
+            target("empty", "other/go", every="15m", estimate_resources=Resources()),
+            target("off", "other/go", every="1m"),
+        ]
+    )
+    r = report(catalog, jobs={"off": {"enabled": False}})
+    probe, mystery, empty, off = r.jobs
+    assert mystery.runs == probe.runs == 2_880
+    assert mystery.billed_seconds == probe.billed_seconds  # its container time is known
+    for t in (mystery, empty):
+        assert (t.compute_priced, t.usd, t.cpu_core_seconds, t.memory_gib_seconds) == (
+            False, 0.0, 0.0, 0.0,
+        )  # fmt: skip
+        assert t.unpriced_reason is not None
+        assert "target other/go" in t.unpriced_reason
+        assert "estimate_resources=Resources(cpu=..., memory=...) on the job" in t.unpriced_reason
+        assert t.watcher_usd == pytest.approx(watcher_usd(2_880, 60, pinned()))
+    assert (off.runs, off.watcher_usd, off.compute_priced) == (0, 0.0, False)
+    assert r.unpriced_jobs == ("mystery", "empty")  # a disabled job costs nothing to leave out
+    assert r.hybrid.jobs_compute_usd == pytest.approx(probe.usd)
+    assert r.hybrid.watcher_usd == pytest.approx(2 * watcher_usd(2_880, 60, pinned()))
+    assert any(
+        a.startswith("the compute of 2 target job(s) is not priced ($0)") for a in r.assumptions
+    )
+    assert r.verdict.endswith(
+        "both leave out the compute of 2 target job(s) without estimate_resources: mystery, empty"
+    )
+
+
+def test_cli_shows_and_reports_target_jobs_in_text_and_json(tmp_path: Path):
+    """The table names the target, marks unpriced compute and has a watchers row; a line says
+    how to fix it; `--json` carries the new per-job and hybrid fields.
+    """
+    path = tmp_path / "targets.py"
+    path.write_text(
+        "from cronflare import Catalog, Job, Resources\n"
+        "CATALOG = Catalog(jobs=[\n"
+        "    Job(name='sized', description='d', target='etl/run', schedule='@daily',\n"
+        "        estimate_resources=Resources(cpu=2, memory=4096), expected_duration='10m'),\n"
+        "    Job(name='unsized', description='d', target='other/go', schedule='@hourly'),\n"
+        "])\n"
+    )
+    args = ["cost", "--catalog", str(path), "--start", "2026-03-02T00:00Z"]
+    text = runner.invoke(cli.app, args)
+    assert text.exit_code == 0, text.output
+    for line in (
+        "→ etl/run", "2 cpu, 4096 MiB (estimate)", "→ other/go", "not stated",
+        "not priced", "target watchers", "target watcher compute",
+        "! job unsized: target other/go is deployed outside cronflare and the job states no "
+        "estimate_resources, so its compute cannot be priced (counted as $0): set "
+        "estimate_resources=Resources(cpu=..., memory=...) on the job",
+    ):  # fmt: skip
+        assert line in text.stdout, line
+
+    data = json.loads(runner.invoke(cli.app, [*args, "--json"]).stdout)
+    sized, unsized = data["jobs"]
+    assert (sized["target"], sized["compute_priced"], sized["unpriced_reason"]) == (
+        "etl/run", True, None,
+    )  # fmt: skip
+    assert sized["watcher_billed_seconds"] == 30 * 602
+    assert (unsized["target"], unsized["compute_priced"], unsized["usd"]) == ("other/go", False, 0)
+    assert "estimate_resources=" in unsized["unpriced_reason"]
+    assert data["unpriced_jobs"] == ["unsized"]
+    assert data["hybrid"]["watcher_usd"] == pytest.approx(
+        sized["watcher_usd"] + unsized["watcher_usd"]
+    )
+    assert unsized["watcher_usd"] == pytest.approx(watcher_usd(720, 60, Prices()))

@@ -22,7 +22,7 @@ import httpx
 from cronflare.local.stack import TERMINAL, LocalStack
 from cronflare.runtime.signing import signed_headers
 from tests import ROOT
-from tests.fixtures.e2e_catalog import WITH_GHOST
+from tests.fixtures.e2e_catalog import ON_DEMAND, WITH_GHOST
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -165,6 +165,37 @@ def test_a_30_minute_gap_catches_up_inside_the_window_and_skips_outside(make_sta
     assert all(
         e["execution_id"] not in {r["execution_id"] for r in skipped} for e in stack.executions()
     )
+
+
+def test_a_manual_run_takes_its_own_args_and_the_run_log_keeps_them_and_the_result(make_stack):
+    """Through the real Worker, queue and dispatcher: the job's args by default, the run's own
+    when given; both recorded in D1, with the handler's result summary.
+    """
+    stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
+    plain = stack.admin("POST", "/jobs/echo/run")
+    own = stack.admin("POST", "/jobs/echo/run", {"args": {"greeting": "hi", "n": 2}})
+    bad = stack.admin("POST", "/jobs/echo/run", {"args": [1]})
+    assert (plain.status_code, own.status_code, bad.status_code) == (202, 202, 422)
+    runs = by_id(settle(stack, 2))
+    first, second = runs[plain.json()["execution_id"]], runs[own.json()["execution_id"]]
+    assert (first["status"], second["status"]) == ("succeeded", "succeeded")
+    assert json.loads(first["args"]) == {"greeting": "hello"}
+    assert json.loads(first["result"]) == {"args": {"greeting": "hello"}}
+    assert json.loads(second["args"]) == {"greeting": "hi", "n": 2}
+    assert json.loads(second["result"]) == {"args": {"greeting": "hi", "n": 2}}
+    assert_each_ended_once(stack, list(runs.values()))
+
+
+def test_a_target_job_runs_its_stand_in_locally_and_ends_once(make_stack):
+    stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
+    ok = stack.admin("POST", "/jobs/remote/run", {"args": {"size": 4}})
+    failing = stack.admin("POST", "/jobs/remote/run", {"args": {"size": 1, "fail": True}})
+    runs = by_id(settle(stack, 2))
+    good, bad = runs[ok.json()["execution_id"]], runs[failing.json()["execution_id"]]
+    assert (good["status"], json.loads(good["result"])) == ("succeeded", {"made": 4})
+    assert bad["status"] == "failed"
+    assert bad["last_error"] == "RuntimeError: the stand-in was asked to fail"
+    assert_each_ended_once(stack, list(runs.values()))
 
 
 def test_forged_or_replayed_requests_are_refused_and_nothing_runs(make_stack):

@@ -197,7 +197,7 @@ def test_allow_runs_overlapping(client, fake_executor):
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json() == {"ok": True, "jobs": 7}
+    assert client.get("/healthz").json() == {"ok": True, "jobs": 12}
 
 
 def test_no_key_no_dispatcher(fake_executor, tmp_path):
@@ -239,3 +239,35 @@ def test_fuzzing_never_gives_5xx_and_never_spawns_unsigned(
         assert len(fake_executor.spawned) == before
     else:
         assert res.status_code in {202, 404, 422}
+
+
+def test_a_runs_own_args_travel_to_the_executor(client, fake_executor):
+    """The Worker sends a run's args (a manual override, or the job's): they reach the spawn."""
+    assert post(client, body(job="echo", args={"greeting": "hi"})).status_code == 202
+    assert post(client, body(job="echo", minute="2026-11-23T09:01Z")).status_code == 202
+    (_, first), (_, second) = fake_executor.spawned
+    assert first["args"] == {"greeting": "hi"} and second["args"] is None
+
+
+@pytest.mark.parametrize(
+    "args", [[1, 2], "x", {"blob": "x" * 8200}], ids=["array", "string", "over-8-KiB"]
+)
+def test_args_that_are_not_a_small_json_object_are_422_and_nothing_spawns(
+    client, fake_executor, args
+):
+    res = post(client, body(job="echo", args=args))
+    assert res.status_code == 422, res.text
+    assert fake_executor.spawned == []
+
+
+def test_a_target_that_is_not_deployed_is_a_final_404_and_can_be_dispatched_again(
+    client, fake_executor
+):
+    """No retry would find it: the Worker fails the run. The claim is released, so a replay
+    after the target is deployed can spawn it.
+    """
+    fake_executor.missing = True
+    res = post(client, body(job="remote"))
+    assert res.status_code == 404 and "target not found" in res.json()["error"]
+    fake_executor.missing = False
+    assert post(client, body(job="remote")).json()["status"] == "spawned"

@@ -137,3 +137,81 @@ def test_the_stacks_job_overrides_reach_the_modal_side(test_catalog, monkeypatch
     jobs = wrapper.catalog_jobs()
     assert "quick" not in jobs
     assert jobs["touch"].resources.memory == 2048
+
+
+def test_a_handler_gets_the_jobs_args_or_the_runs_own_and_its_result_is_reported(
+    test_catalog, callback_server
+):
+    """ctx.args is the catalog's args unless the run brings its own; the return value is the
+    run's result summary, as JSON.
+    """
+    execute(payload("echo", callback_server.url), KEY)
+    execute({**payload("echo", callback_server.url), "args": {"greeting": "hi"}}, KEY)
+    first, second = (r.json() for r in callback_server.received)
+    assert json.loads(first["result"]) == {"args": {"greeting": "hello", "n": 2}}
+    assert json.loads(second["result"]) == {"args": {"greeting": "hi"}}
+
+
+def test_a_target_runs_its_stand_in_locally_with_the_args_as_keywords(
+    test_catalog, callback_server
+):
+    outcome = execute({**payload("remote", callback_server.url), "args": {"size": 5}}, KEY)
+    assert outcome["status"] == "succeeded" and json.loads(outcome["result"]) == {"made": 5}
+    failed = execute({**payload("remote", callback_server.url), "args": {"size": 1, "fail": 1}},
+                     KEY)  # fmt: skip
+    assert failed["status"] == "failed"
+    assert failed["error"] == "RuntimeError: the stand-in was asked to fail"
+
+
+def test_a_target_without_a_stand_in_fails_locally_once_saying_how_to_register_one(
+    test_catalog, callback_server
+):
+    """No retries (they could not help), one report, and the fix in the error."""
+    calls = []
+    outcome = run_with_retries(payload("remote-bare", callback_server.url), KEY, calls.append)
+    assert outcome["status"] == "failed" and calls == []
+    assert "targets other-app/Worker.run" in outcome["error"]
+    assert "stand_in='package.module:function'" in outcome["error"]
+    assert len(callback_server.received) == 1
+
+
+def test_the_watcher_reports_how_the_targets_call_ended(test_catalog, callback_server):
+    """Modal's FunctionCall.get(): a result, an error, or outliving the job's timeout."""
+    waited: list[tuple[str, float]] = []
+
+    def returns(call_id: str, timeout: float) -> object:
+        waited.append((call_id, timeout))
+        return {"rows": 12}
+
+    def raises(call_id: str, timeout: float) -> object:
+        raise ValueError(f"bad input, token {KEY}")
+
+    def hangs(call_id: str, timeout: float) -> object:
+        raise TimeoutError
+
+    run = payload("remote", callback_server.url)
+    ok = wrapper.await_target(run, "fc-1", KEY, returns)
+    bad = wrapper.await_target(run, "fc-2", KEY, raises)
+    slow = wrapper.await_target(run, "fc-3", KEY, hangs)
+    assert waited == [("fc-1", 1200.0)]  # the job's timeout, 20m
+    assert (ok["status"], json.loads(ok["result"])) == ("succeeded", {"rows": 12})
+    assert bad["status"] == "failed" and bad["error"] == (
+        "other-app/work: ValueError: bad input, token [redacted]"
+    )
+    assert slow["error"] == "other-app/work did not finish within the job's timeout (1200 s)"
+    assert [r.json()["status"] for r in callback_server.received] == [
+        "succeeded", "failed", "failed"
+    ]  # fmt: skip
+    assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
+
+
+def test_persist_runs_before_the_report_whatever_the_outcome(test_catalog, callback_server):
+    """On Modal, persist commits the job's volumes: a run reported ended has its files saved."""
+    order: list[str] = []
+
+    def persist() -> None:
+        order.append(f"persist, {len(callback_server.received)} reports so far")
+
+    execute(payload("quick", callback_server.url), KEY, persist=persist)
+    execute(payload("boom", callback_server.url), KEY, persist=persist)
+    assert order == ["persist, 0 reports so far", "persist, 1 reports so far"]

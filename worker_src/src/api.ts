@@ -1,7 +1,7 @@
 /** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
 import { schedulesFor } from "./cron";
 import { renderDashboard } from "./dashboard";
-import { HttpError, isAdmin, json, parseObject, readBody } from "./http";
+import { HttpError, isAdmin, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
 import { getRun, insertRuns, iso, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
 import { verify } from "./signing";
 import { enqueue } from "./tick";
@@ -9,6 +9,8 @@ import { type Env, type RunStatus, TERMINAL } from "./types";
 
 const STATUSES: RunStatus[] = ["queued", "dispatched", "running", ...TERMINAL];
 const REPLAYABLE = TERMINAL.slice(1); // failed, dead, skipped
+/** The most a manual run's `args` may take, serialized as JSON, in UTF-8 bytes. */
+const MAX_ARGS = 8192;
 
 export async function onFetch(req: Request, env: Env): Promise<Response> {
   try {
@@ -55,7 +57,7 @@ async function route(req: Request, env: Env): Promise<Response> {
   const jobRun = /^\/jobs\/([^/]+)\/run$/.exec(path);
   if (jobRun) {
     allow(method, "POST");
-    return runNow(env, decode(jobRun[1]!));
+    return runNow(req, env, decode(jobRun[1]!));
   }
   if (runPath?.[2]) {
     allow(method, "POST");
@@ -107,21 +109,28 @@ async function callback(req: Request, env: Env, id: string): Promise<Response> {
   }
   const started = isoField(body, "started_at");
   const finished = isoField(body, "finished_at");
-  if (body.error !== undefined && body.error !== null && typeof body.error !== "string") {
-    throw new HttpError(422, "error must be a string");
-  }
-  const error = typeof body.error === "string" ? body.error.slice(0, 2000) : null;
+  const error = textField(body, "error");
+  const result = textField(body, "result");
   const run = await getRun(env.DB, id);
   if (!run) throw new HttpError(404, "no such run");
   const changed = await setStatus(env.DB, id, status, {
     started_at: started ?? undefined,
     finished_at: status === "running" ? undefined : (finished ?? iso()),
     last_error: status === "failed" ? (error ?? "failed") : null,
+    result: status === "running" ? null : result,
   });
   if (changed) return json({ execution_id: id, status });
   const now = await getRun(env.DB, id);
   if (now?.status === status) return json({ execution_id: id, status, duplicate: true });
   return json({ error: `run is already ${now?.status}` }, 409);
+}
+
+/** An optional string field, cut to its first 2000 characters; null when absent. */
+function textField(body: Record<string, unknown>, key: string): string | null {
+  const value = body[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw new HttpError(422, `${key} must be a string`);
+  return value.slice(0, 2000);
 }
 
 function isoField(body: Record<string, unknown>, key: string): string | null {
@@ -131,15 +140,29 @@ function isoField(body: Record<string, unknown>, key: string): string | null {
   return iso(value);
 }
 
-async function runNow(env: Env, name: string): Promise<Response> {
+/** POST /jobs/<name>/run: run a job now, with its plan's args or the body's `{"args": {...}}`. */
+async function runNow(req: Request, env: Env, name: string): Promise<Response> {
   const job = env.JOBS.jobs.find((j) => j.name === name);
   if (!job) throw new HttpError(404, "no such job");
+  const text = await readBody(req);
+  let args = job.args && JSON.stringify(job.args);
+  if (text) {
+    const body = parseObject(text);
+    for (const key in body) if (key !== "args") throw new HttpError(422, `unknown field ${key}`);
+    if ("args" in body) {
+      if (!isObject(body.args)) throw new HttpError(422, "args must be a JSON object");
+      args = JSON.stringify(body.args);
+      const size = utf8Bytes(args);
+      if (size > MAX_ARGS) throw new HttpError(422, `args is over 8 KiB (${size} bytes)`);
+    }
+  }
   const run = {
     execution_id: `${name}@manual-${crypto.randomUUID()}`,
     job: name,
     scheduled_time: iso(),
     trigger: "manual" as const,
     status: "queued" as const,
+    args,
   };
   await enqueue(env, await insertRuns(env.DB, [run]));
   return json({ execution_id: run.execution_id, status: "queued" }, 202);

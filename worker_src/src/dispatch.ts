@@ -1,4 +1,5 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
+import { isObject } from "./http";
 import { getRun, markDispatched, noteAttempt, setStatus } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage } from "./types";
@@ -30,6 +31,7 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
     trigger: body.trigger,
     attempt: msg.attempts,
     callback_url: new URL(`/runs/${encodeURIComponent(body.execution_id)}`, env.PUBLIC_URL).toString(),
+    args: run.args ? JSON.parse(run.args) : undefined, // only when the run has args: undefined is left out
   });
   const cap = env.JOBS.queues.retry_max_delay_seconds;
   let res: Response;
@@ -122,10 +124,9 @@ export async function onQueue(batch: MessageBatch<JobMessage>, env: Env): Promis
 }
 
 function isJobMessage(body: unknown): body is JobMessage {
-  const b = body as Partial<JobMessage> | null;
+  const b = body as Partial<JobMessage>;
   return (
-    typeof b === "object" &&
-    b !== null &&
+    isObject(b) &&
     typeof b.execution_id === "string" &&
     typeof b.job === "string" &&
     typeof b.scheduled_time === "string" &&

@@ -1,5 +1,5 @@
 /** Small HTTP helpers: JSON answers, size-capped bodies, admin authentication. */
-import { sameSecret } from "./signing";
+import { encoder, sameSecret } from "./signing";
 
 export const MAX_BODY = 64 * 1024;
 const TOO_BIG = "body over 64 KiB";
@@ -13,11 +13,18 @@ export class HttpError extends Error {
 export const json = (data: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(data), { status, headers: { "content-type": "application/json", ...headers } });
 
+/** A string's size in UTF-8 bytes. */
+export const utf8Bytes = (text: string) => encoder.encode(text).length;
+
+/** Whether a parsed JSON value is an object (not an array, not null). */
+export const isObject = (data: unknown): data is Record<string, unknown> =>
+  typeof data === "object" && data !== null && !Array.isArray(data);
+
 /** The request body as text, refusing more than 64 KiB whatever Content-Length claims. */
 export async function readBody(req: Request): Promise<string> {
   if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) throw new HttpError(413, TOO_BIG);
   const text = await req.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY) throw new HttpError(413, TOO_BIG);
+  if (utf8Bytes(text) > MAX_BODY) throw new HttpError(413, TOO_BIG);
   return text;
 }
 
@@ -29,8 +36,8 @@ export function parseObject(text: string): Record<string, unknown> {
   } catch {
     throw new HttpError(422, "body is not JSON");
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new HttpError(422, "body must be a JSON object");
-  return data as Record<string, unknown>;
+  if (!isObject(data)) throw new HttpError(422, "body must be a JSON object");
+  return data;
 }
 
 /** Bearer token, or Basic auth with the token as password (so a browser can open the dashboard). */

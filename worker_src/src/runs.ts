@@ -9,6 +9,8 @@ export interface NewRun {
   trigger: Trigger;
   status: "queued" | "skipped";
   last_error?: string;
+  /** The run's arguments as JSON object text, if any. */
+  args?: string;
 }
 
 /** An instant as the run log stores it: ISO 8601 UTC, to the millisecond. */
@@ -24,9 +26,9 @@ export async function insertRuns(db: D1Database, runs: NewRun[]): Promise<NewRun
       chunk.map((r) =>
         db
           .prepare(
-            `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)`,
+            `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)`,
           )
-          .bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null),
+          .bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null, r.args ?? null),
       ),
     );
     results.forEach((res, j) => res.meta.changes > 0 && created.push(chunk[j]!));
@@ -46,15 +48,15 @@ export async function setStatus(
   db: D1Database,
   id: string,
   status: RunStatus,
-  fields: { attempts?: number; call_id?: string | null; last_error?: string | null; started_at?: string; finished_at?: string } = {},
+  fields: { attempts?: number; call_id?: string | null; last_error?: string | null; started_at?: string; finished_at?: string; result?: string | null } = {},
 ): Promise<boolean> {
   const order = ["queued", "dispatched", "running"];
   const allowedFrom = TERMINAL.includes(status) ? order : order.slice(0, Math.max(order.indexOf(status), 1));
   const res = await db
     .prepare(
-      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at) WHERE execution_id = ?1 AND status IN (${allowedFrom.map((s) => `'${s}'`).join(",")})`,
+      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at), result = COALESCE(?9, result) WHERE execution_id = ?1 AND status IN (${allowedFrom.map((s) => `'${s}'`).join(",")})`,
     )
-    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null))
+    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null), fields.result ?? null)
     .run();
   return res.meta.changes > 0;
 }

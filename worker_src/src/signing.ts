@@ -1,7 +1,7 @@
 /** The signed-request contract shared with the dispatcher: v1=hex(HMAC-SHA256(key, ts + "." + body)). */
 
 export const TOLERANCE_S = 300;
-const encoder = new TextEncoder();
+export const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
 
 function hmacKey(secret: string): Promise<CryptoKey> {

@@ -26,6 +26,7 @@ export function dueRuns(env: Env, from: number, to: number): NewRun[] {
         trigger: t === to ? "cron" : "catchup",
         status: late ? "skipped" : "queued",
         last_error: late ? `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window` : undefined,
+        args: s.job.args && JSON.stringify(s.job.args),
       });
     }
   }

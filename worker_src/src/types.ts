@@ -22,6 +22,8 @@ export interface JobSpec {
   enabled: boolean;
   concurrency: "allow" | "forbid" | "replace";
   timeout: number;
+  /** The job's arguments; present only when it has some. */
+  args?: Record<string, unknown>;
 }
 
 /** The deploy plan's Worker view: DeployPlan.worker_config(), shipped as the plan.js module. */
@@ -80,4 +82,8 @@ export interface RunRow {
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The run's arguments as JSON object text; null: none. */
+  args: string | null;
+  /** The job's result summary (at most 2000 characters), from its terminal report. */
+  result: string | null;
 }

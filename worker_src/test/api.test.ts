@@ -1,10 +1,10 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signedHeaders } from "../src/signing";
-import type { Bindings } from "../src/types";
-import { JOBS } from "./bindings";
-import { allRuns, type IncomingRequest, recordingEnv, seedRun, worker } from "./helpers";
+import { signedHeaders, verify } from "../src/signing";
+import type { Bindings, RunRow } from "../src/types";
+import { JOBS, job } from "./bindings";
+import { allRuns, type IncomingRequest, recordingEnv, seedRun, stubFetch, worker } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
 const BEARER = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
@@ -158,5 +158,114 @@ describe("admin API", () => {
     expect((await call("/healthz", { method: "POST" })).status).toBe(405);
     const missing = await call("/nowhere", { headers: BEARER });
     expect(missing).toMatchObject({ status: 404, body: { error: "no such route" } });
+  });
+});
+
+describe("job arguments and results", () => {
+  const ARGS = { region: "eu", limit: 3 };
+  const plan = () => recordingEnv({ jobs: [job("with-args", "0 * * * *", { args: ARGS }), job("plain", "0 * * * *")] });
+  const runNow = (e: Bindings, name: string, body?: string) => call(`/jobs/${name}/run`, { method: "POST", headers: BEARER, body }, e);
+  const argsOf = async (id: string) => (await allRuns()).find((r) => r.execution_id === id)!.args;
+
+  it("POST /jobs/<name>/run without a body runs with the plan's args, or none", async () => {
+    const { env: e } = plan();
+    const withArgs = await runNow(e, "with-args");
+    expect(withArgs).toMatchObject({ status: 202 });
+    expect(Object.keys(withArgs.body).sort()).toEqual(["execution_id", "status"]);
+    expect(await argsOf(withArgs.body.execution_id)).toBe(JSON.stringify(ARGS));
+    expect(await argsOf((await runNow(e, "plain")).body.execution_id)).toBeNull();
+    expect(await argsOf((await runNow(e, "with-args", "{}")).body.execution_id)).toBe(JSON.stringify(ARGS)); // no args key: the plan's
+  });
+
+  it("POST /jobs/<name>/run stores a body's args instead of the plan's", async () => {
+    const { env: e, sent } = plan();
+    const res = await runNow(e, "with-args", JSON.stringify({ args: { region: "us", dry_run: true } }));
+    expect(res).toMatchObject({ status: 202, body: { status: "queued" } });
+    expect(await argsOf(res.body.execution_id)).toBe('{"region":"us","dry_run":true}');
+    expect(sent).toEqual([{ execution_id: res.body.execution_id, job: "with-args", scheduled_time: expect.any(String), trigger: "manual" }]);
+    const empty = await runNow(e, "with-args", '{"args": {}}'); // explicitly none
+    expect(await argsOf(empty.body.execution_id)).toBe("{}");
+  });
+
+  it("POST /jobs/<name>/run takes args up to 8 KiB of UTF-8 JSON", async () => {
+    const { env: e } = plan();
+    // {"s":"…"} is 8 bytes plus the string: 4092 two-byte characters make exactly 8192 bytes.
+    const ok = await runNow(e, "plain", JSON.stringify({ args: { s: "é".repeat(4092) } }));
+    expect(ok.status).toBe(202);
+    const over = await runNow(e, "plain", JSON.stringify({ args: { s: "é".repeat(4093) } }));
+    expect(over).toMatchObject({ status: 422, body: { error: "args is over 8 KiB (8194 bytes)" } });
+    expect((await allRuns()).length).toBe(1);
+  });
+
+  it("POST /jobs/<name>/run answers 422 to a bad body, and inserts nothing", async () => {
+    const { env: e, sent } = plan();
+    const bad: [string, string][] = [
+      ['{"args": []}', "args must be a JSON object"],
+      ['{"args": null}', "args must be a JSON object"],
+      ['{"args": "region=eu"}', "args must be a JSON object"],
+      ["[]", "body must be a JSON object"],
+      ['"args"', "body must be a JSON object"],
+      ["null", "body must be a JSON object"],
+      ['{"args": {}, "job": "plain"}', "unknown field job"],
+      ['{"argz": {}}', "unknown field argz"],
+      ["args=1", "body is not JSON"],
+    ];
+    for (const [body, error] of bad) expect(await runNow(e, "with-args", body), body).toMatchObject({ status: 422, body: { error } });
+    const huge = await runNow(e, "with-args", JSON.stringify({ args: { s: "x".repeat(70_000) } }));
+    expect(huge.status).toBe(413);
+    expect(await allRuns()).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
+  it("sends a manual run's args in the signed dispatch body, through the real queue", async () => {
+    const calls = stubFetch(() => Response.json({ call_id: "fc-1", status: "spawned" }, { status: 202 }));
+    const res = await runNow(env, "hourly", JSON.stringify({ args: { day: "2026-11-23" } }));
+    await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched"]);
+    expect(calls.length).toBe(1);
+    expect(JSON.parse(calls[0]!.body)).toMatchObject({ execution_id: res.body.execution_id, trigger: "manual", args: { day: "2026-11-23" } });
+    expect(await verify([env.SIGNING_KEY], new Headers(calls[0]!.init.headers as HeadersInit), calls[0]!.body)).toBe(true);
+  });
+
+  it("POST /runs/<id>/replay keeps the run's args", async () => {
+    const { env: e } = recordingEnv();
+    await seedRun(ID, "failed", { args: '{"day":"2026-11-23"}' });
+    expect((await call(`/runs/${encodeURIComponent(ID)}/replay`, { method: "POST", headers: BEARER }, e)).status).toBe(202);
+    expect((await allRuns())[0]).toMatchObject({ status: "queued", trigger: "replay", args: '{"day":"2026-11-23"}' });
+  });
+
+  it("the report's result is stored, cut to 2000 characters, on a terminal status only", async () => {
+    await seedRun(ID, "dispatched");
+    await report(ID, { status: "running", result: "too early" });
+    expect((await allRuns())[0]!.result).toBeNull();
+    expect((await report(ID, { status: "succeeded", result: "r".repeat(2500) })).status).toBe(200);
+    expect((await allRuns())[0]!.result).toBe("r".repeat(2000));
+    // The first terminal status wins, and its result with it.
+    expect((await report(ID, { status: "succeeded", result: "again" })).body).toMatchObject({ duplicate: true });
+    expect((await allRuns())[0]!.result).toBe("r".repeat(2000));
+    const failed = "every-5@2026-11-23T09:00Z";
+    await seedRun(failed, "running");
+    await report(failed, { status: "failed", error: "ValueError", result: "3 of 5 rows" });
+    expect((await allRuns()).find((r) => r.execution_id === failed)).toMatchObject({ status: "failed", last_error: "ValueError", result: "3 of 5 rows" });
+  });
+
+  it("the report's result must be a string or null", async () => {
+    await seedRun(ID, "dispatched");
+    for (const result of [42, true, ["a"], { a: 1 }]) {
+      expect(await report(ID, { status: "succeeded", result }), JSON.stringify(result)).toMatchObject({ status: 422, body: { error: "result must be a string" } });
+    }
+    expect((await allRuns())[0]!.status).toBe("dispatched");
+    expect((await report(ID, { status: "succeeded", result: null })).status).toBe(200);
+    expect((await allRuns())[0]).toMatchObject({ status: "succeeded", result: null });
+  });
+
+  it("GET /runs and GET /runs/<id> show args and result as stored", async () => {
+    await seedRun(ID, "succeeded", { args: '{"day":"2026-11-23"}', result: "42 rows" });
+    await seedRun("every-5@2026-11-23T09:05Z", "succeeded");
+    const { body } = await call("/runs", { headers: BEARER });
+    expect(body.runs.map((r: RunRow) => [r.execution_id, r.args, r.result])).toEqual([
+      ["every-5@2026-11-23T09:05Z", null, null],
+      [ID, '{"day":"2026-11-23"}', "42 rows"],
+    ]);
+    expect((await call(`/runs/${encodeURIComponent(ID)}`, { headers: BEARER })).body).toMatchObject({ args: '{"day":"2026-11-23"}', result: "42 rows" });
   });
 });

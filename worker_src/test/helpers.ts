@@ -42,9 +42,9 @@ export async function seedRun(id: string, status = "queued", extra: Partial<RunR
   const [job, when] = id.split("@");
   const now = new Date().toISOString();
   await env.DB.prepare(
-    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
   )
-    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", status, extra.attempts ?? 0, now, extra.last_error ?? null)
+    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", status, extra.attempts ?? 0, now, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
     .run();
 }
 

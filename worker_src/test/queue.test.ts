@@ -55,6 +55,19 @@ describe("queue(): dispatch", () => {
     expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-42", attempts: 1 });
   });
 
+  it("adds the run's args to the body exactly when the run has args", async () => {
+    const other = "every-5@2026-11-23T09:00Z";
+    await seedRun(ID, "queued", { args: '{"region":"eu","n":[1,2],"deep":{"x":null}}' });
+    await seedRun(other);
+    const calls = stubFetch(() => Response.json({ call_id: "fc", status: "spawned" }, { status: 202 }));
+    await main(message(ID, 1), message(other, 1));
+    const bodies = Object.fromEntries(calls.map((c) => [JSON.parse(c.body).execution_id, c]));
+    const withArgs = bodies[ID]!;
+    expect(JSON.parse(withArgs.body)).toMatchObject({ execution_id: ID, attempt: 1, args: { region: "eu", n: [1, 2], deep: { x: null } } });
+    expect(await verify([env.SIGNING_KEY], new Headers(withArgs.init.headers as HeadersInit), withArgs.body)).toBe(true);
+    expect(Object.keys(JSON.parse(bodies[other]!.body))).toEqual(["execution_id", "job", "scheduled_time", "trigger", "attempt", "callback_url"]);
+  });
+
   it.each([
     ["a 5xx", () => new Response("boom", { status: 503 })],
     ["a 429", () => new Response("slow down", { status: 429 })],

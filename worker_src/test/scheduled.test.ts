@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { job } from "./bindings";
+import { JOBS, job } from "./bindings";
 import { allRuns, recordingEnv, tick } from "./helpers";
 
 describe("scheduled(), tick mode", () => {
@@ -148,5 +148,42 @@ describe("scheduled() through the real queue", () => {
     await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched"]);
     expect(calls.length).toBe(1);
     expect(JSON.parse(calls[0]!.body).execution_id).toBe("every-5@2026-11-23T09:05Z");
+  });
+});
+
+describe("scheduled(): job arguments", () => {
+  const ARGS = { region: "eu", limit: 3, tags: ["a", "é"] };
+  const withArgs = { jobs: [job("with-args", "0 * * * *", { args: ARGS }), job("plain", "0 * * * *")] };
+
+  it("stores a job's plan args on each run, and NULL for a job without args", async () => {
+    const { env: e, sent } = recordingEnv(withArgs);
+    await tick(e, "2026-11-23T09:00:00Z");
+    const runs = Object.fromEntries((await allRuns()).map((r) => [r.execution_id, r.args]));
+    expect(runs).toEqual({ "plain@2026-11-23T09:00Z": null, "with-args@2026-11-23T09:00Z": JSON.stringify(ARGS) });
+    // The queue message stays the run's id and times; the consumer reads args from the row.
+    expect(sent.every((m) => !("args" in m))).toBe(true);
+  });
+
+  it("stores them on catch-up and skipped runs too", async () => {
+    const { env: e } = recordingEnv({ ...withArgs, catchup_window_minutes: 90 });
+    await tick(e, "2026-11-23T06:30:00Z");
+    await tick(e, "2026-11-23T09:01:00Z"); // 07:00 is past the window, 08:00 and 09:00 are caught up
+    const runs = (await allRuns()).filter((r) => r.job === "with-args");
+    expect(runs.map((r) => [r.scheduled_time.slice(11, 16), r.trigger, r.status, r.args])).toEqual([
+      ["07:00", "catchup", "skipped", JSON.stringify(ARGS)],
+      ["08:00", "catchup", "queued", JSON.stringify(ARGS)],
+      ["09:00", "catchup", "queued", JSON.stringify(ARGS)],
+    ]);
+    expect((await allRuns()).filter((r) => r.job === "plain").every((r) => r.args === null)).toBe(true);
+  });
+
+  it("sends them in the dispatch body through the real queue", async () => {
+    const { stubFetch } = await import("./helpers");
+    const calls = stubFetch(() => Response.json({ call_id: "fc-1", status: "spawned" }, { status: 202 }));
+    await tick({ ...env, JOBS: { ...JOBS, ...withArgs } }, "2026-11-23T09:00:00Z");
+    await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched", "dispatched"]);
+    const bodies = Object.fromEntries(calls.map((c) => JSON.parse(c.body)).map((b) => [b.job, b]));
+    expect(bodies["with-args"].args).toEqual(ARGS);
+    expect(bodies.plain).not.toHaveProperty("args");
   });
 });

@@ -47,6 +47,8 @@ RUNS_COLUMNS = [
     "updated_at",
     "started_at",
     "finished_at",
+    "args",
+    "result",
 ]
 # wrangler's own DDL, verbatim (workers-sdk packages/wrangler/src/d1/migrations/helpers.ts).
 WRANGLER_DDL = """CREATE TABLE IF NOT EXISTS d1_migrations(
@@ -134,7 +136,7 @@ def test_migration_files_refuses_a_misnamed_sql_file(tmp_path: Path):
 def test_create_applies_the_real_migrations_and_records_them(
     fake: FakeD1, provider: D1MigrationsProvider
 ):
-    """The real worker_src/migrations build the Worker's schema and one d1_migrations row."""
+    """The real worker_src/migrations build the Worker's schema, one d1_migrations row each."""
     db = fake.create_database()
     result = provider.create(props(db))
 
@@ -142,8 +144,9 @@ def test_create_applies_the_real_migrations_and_records_them(
     assert {"runs_job_time", "runs_status", "runs_updated"} <= tables(fake, db)
     with fake.connect(db) as conn:
         assert [c[1] for c in conn.execute("PRAGMA table_info(runs)")] == RUNS_COLUMNS
-        [(row_id, name, applied_at)] = conn.execute("SELECT * FROM d1_migrations").fetchall()
-    assert (row_id, name) == (1, "0001_runs.sql") and applied_at
+        rows = conn.execute("SELECT * FROM d1_migrations ORDER BY id").fetchall()
+    assert [(row_id, name) for row_id, name, _ in rows] == list(enumerate(REAL_NAMES, 1))
+    assert all(applied_at for _, _, applied_at in rows)
     assert result.id == db
     assert result.outs is not None
     assert result.outs["applied"] == migration_files()
