@@ -147,7 +147,7 @@ def _utc(text: str, option: str = "--after") -> datetime:
 
 @app.command()
 @reports_problems
-def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
+def check(catalog: CatalogOpt = None, stack: StackOpt = None, as_json: JsonOpt = False) -> None:
     """Validate the catalog (and a stack's settings): exit 1 with one line per problem.
 
     Then list each job's handler or target, image and volumes.
@@ -155,6 +155,15 @@ def check(catalog: CatalogOpt = None, stack: StackOpt = None) -> None:
     resolved, p = _resolved_plan(catalog, stack)
     for warning in p.warnings:
         err.print(f"warning: {warning}", markup=False)
+    if as_json:
+        data = p.model_dump(mode="json", include={"stack", "mode", "cron_triggers", "warnings"})
+        enabled_by_name = {j.name: j.enabled for j in p.jobs}
+        data["catalog"] = catalog_ref(catalog)
+        data["jobs"] = [
+            {**m.model_dump(mode="json"), "enabled": enabled_by_name[m.name]} for m in p.modal_jobs
+        ]
+        typer.echo(json.dumps(data, indent=2))
+        return
     enabled = sum(j.enabled for j in p.jobs)
     out.print(
         f"ok: {len(p.jobs)} jobs ({enabled} enabled) in {catalog_ref(catalog)}; stack {p.stack} "

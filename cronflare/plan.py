@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from cronflare.catalog.model import Catalog, CatalogError, Concurrency
+from cronflare.catalog.model import Catalog, CatalogError, Concurrency, Image
 from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
 from cronflare.settings import NAMESPACE, Settings
 
@@ -38,6 +38,19 @@ class WorkerJob(Frozen):
     args: dict[str, JsonValue] | None = None  # omitted from plan.js when the job has none
 
 
+class ModalJob(Frozen):
+    """One job as Modal runs it: its code, image and volumes. Not in plan.js: the Worker needs
+    none of it.
+    """
+
+    name: str
+    handler: str | None
+    target: str | None
+    target_environment: str | None
+    image: Image | str | None  # None: cronflare's default image
+    volumes: dict[str, str]
+
+
 class Queues(Frozen):
     """Queue names and consumer settings: the Worker tells the two queues apart by name."""
 
@@ -65,6 +78,7 @@ class DeployPlan(Frozen):
     report_timeout_seconds: int
     queues: Queues
     jobs: tuple[WorkerJob, ...]
+    modal_jobs: tuple[ModalJob, ...] = ()
     warnings: tuple[str, ...]
 
     def worker_module(self) -> str:
@@ -107,6 +121,10 @@ def _worker_job(job: ResolvedJob) -> WorkerJob:
         timeout=job.timeout,
         args=job.args or None,
     )
+
+
+def _modal_job(job: ResolvedJob) -> ModalJob:
+    return ModalJob.model_validate(job.model_dump(include=set(ModalJob.model_fields)))
 
 
 def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tuple[str, ...]]:
@@ -197,5 +215,6 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
             retry_max_delay_seconds=settings.retry_max_delay_seconds,
         ),
         jobs=tuple(_worker_job(j) for j in resolved.jobs),
+        modal_jobs=tuple(_modal_job(j) for j in resolved.jobs),
         warnings=resolved.warnings,
     )

@@ -104,7 +104,8 @@ class Scheduler(pulumi.ComponentResource):
                 app_name=script,
                 environment=args.modal_environment,
                 source_hash=source_hash(
-                    [j.model_dump(mode="json") for j in plan.jobs], args.job_overrides
+                    [j.model_dump(mode="json") for j in (*plan.jobs, *plan.modal_jobs)],
+                    args.job_overrides,
                 ),
                 signing_keys=pulumi.Output.all(*keys),
                 job_overrides=args.job_overrides,

@@ -201,13 +201,29 @@ def test_check_and_plan_name_a_targets_environment_and_a_disabled_job(
         assert got["plain (disabled)"] == ["jobs.handlers.ops:monitor", "default", ""], command
 
 
-def test_plan_json_stays_the_deploy_plan_with_image_and_volumes(tmp_path: Path):
-    """`plan --json` is the DeployPlan, unchanged: the code table is for people only."""
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_check_and_plan_json_carry_each_jobs_code_image_and_volumes(tmp_path: Path, command: str):
+    """`--json` says what the table says, for machines: `plan --json` in the DeployPlan's
+    modal_jobs (not in the Worker's view, plan.js), `check --json` in its jobs.
+    """
     path = tmp_path / "code.py"
     path.write_text(CODE_CATALOG)
-    data = json.loads(run("plan", "--json", "--catalog", str(path)).stdout)
-    DeployPlan.model_validate(data)  # refuses unknown keys
-    assert "image" not in data["jobs"][1] and "volumes" not in data["jobs"][1]
+    data = json.loads(run(command, "--json", "--catalog", str(path)).stdout)
+    jobs = {j["name"]: j for j in data["modal_jobs" if command == "plan" else "jobs"]}
+    assert jobs["spec"]["image"] == {"python": None, "pip": ["pandas==2.2.3"], "apt": ["ffmpeg"],
+                                     "commands": [], "env": {}}  # fmt: skip
+    assert jobs["spec"]["volumes"] == {"/data": "warehouse-cache"}
+    assert jobs["ref"]["image"] == "tests.fixtures.cli_images:IMAGE"
+    assert (jobs["remote"]["target"], jobs["remote"]["handler"]) == ("etl/run", None)
+    assert (
+        jobs["plain"]["image"] is None and jobs["plain"]["handler"] == "jobs.handlers.ops:monitor"
+    )
+    if command == "plan":
+        plan_ = DeployPlan.model_validate(data)  # refuses unknown keys
+        assert "modal_jobs" not in plan_.worker_config()
+        assert "image" not in data["jobs"][1] and "volumes" not in data["jobs"][1]
+    else:
+        assert all(j["enabled"] for j in jobs.values()) and data["stack"] == "local"
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A list or tuple in, a tuple kept: equal specs compare equal however they were written.
+Strings = Annotated[Sequence[str], AfterValidator(tuple)]
+
+
 class Image(_Strict):
     """A Modal image for a job, built on debian_slim; cronflare's runtime packages are added to it.
 
@@ -158,9 +162,9 @@ class Image(_Strict):
     python: str | None = Field(
         default=None, pattern=r"^3\.1[1-4]$", description="such as 3.12; default 3.11"
     )
-    pip: Sequence[str] = Field(default=(), description='requirements, such as "pandas==2.2.3"')
-    apt: Sequence[str] = Field(default=(), description='Debian packages, such as "ffmpeg"')
-    commands: Sequence[str] = Field(default=(), description="shell commands run after installs")
+    pip: Strings = Field(default=(), description='requirements, such as "pandas==2.2.3"')
+    apt: Strings = Field(default=(), description='Debian packages, such as "ffmpeg"')
+    commands: Strings = Field(default=(), description="shell commands, after apt, before pip")
     env: Mapping[str, str] = Field(default_factory=dict, description="environment variables")
 
     def key(self) -> str:

@@ -347,3 +347,13 @@ def test_args_are_a_json_object_of_at_most_8_kib_and_an_override_replaces_them()
         job("d", args={"when": object()})
     with pytest.raises(CatalogError, match=r"^job l: args: Input should be a valid dictionary"):
         job("l", args=[1, 2])  # type: ignore[arg-type]
+
+
+def test_a_stack_override_may_change_a_jobs_image():
+    """One stack may build a job on another image: the override wins over job and defaults."""
+    base, dev = Image(pip=["pandas==2.2.3"]), Image(pip=["pandas==2.2.3", "debugpy"])
+    [j] = resolve(Catalog(jobs=[job("a", image=base)]), {"a": JobOverride(image=dev)}).jobs
+    assert j.image == dev
+    assert problems(job("b"), overrides={"b": JobOverride(image=Image(apt=["Bad_Name"]))}) == [
+        "job b: image: apt package 'Bad_Name' is not a valid Debian package name"
+    ]
