@@ -193,6 +193,8 @@ def volume_problems(volumes: Mapping[str, str]) -> list[str]:
 
 def args_problem(args: Mapping[str, object]) -> str | None:
     """Why these arguments cannot travel with a run, or None."""
+    if not args:
+        return None
     size = len(json.dumps(args, separators=(",", ":")).encode())
     if size > ARGS_MAX_BYTES:
         return f"is {size} bytes serialized; at most {ARGS_MAX_BYTES} (8 KiB)"
