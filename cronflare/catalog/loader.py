@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -14,6 +15,26 @@ from cronflare.catalog.model import Catalog, CatalogError, validation_lines
 
 DEFAULT_CATALOG = "jobs.catalog:CATALOG"
 ENV_VAR = "CRONFLARE_CATALOG"
+
+
+class RefError(Exception):
+    """An import path "package.module:attr" that does not lead to an object; says why."""
+
+
+def import_ref(ref: str) -> Any:
+    """The object an import path "package.module:attr.sub" names: a handler, a stand-in, an
+    image. Raises RefError saying what is missing.
+    """
+    module_name, _, attr = ref.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as err:
+        raise RefError(f"cannot import {module_name!r}: {type(err).__name__}: {err}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise RefError(f"{module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    return target
 
 
 def catalog_ref(explicit: str | None = None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import json
 import posixpath
 import re
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from cronflare.catalog.loader import RefError, import_ref
 from cronflare.catalog.model import (
     ARGS_MAX_BYTES,
     HANDLER_PATH,
@@ -101,15 +101,10 @@ def timezone_problem(name: str) -> str | None:
 @lru_cache(maxsize=1024)
 def handler_problem(ref: str) -> str | None:
     """Why the handler at `ref` ("module:function") cannot be imported and called, or None."""
-    module_name, _, attr = ref.partition(":")
     try:
-        target: object = importlib.import_module(module_name)
-    except Exception as err:
-        return f"cannot import {module_name!r}: {type(err).__name__}: {err}"
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            return f"{module_name!r} has no attribute {attr!r}"
-        target = getattr(target, part)
+        target = import_ref(ref)
+    except RefError as err:
+        return str(err)
     if not callable(target):
         return f"{ref!r} is not callable"
     return None
@@ -129,15 +124,10 @@ def image_ref_problem(ref: str) -> str | None:
     """Why `ref` ("module:attr") is not a modal.Image that can be imported, or None."""
     if not HANDLER_PATH.match(ref):
         return f"{ref!r} is neither an Image(...) nor the import path 'package.module:image'"
-    module_name, _, attr = ref.partition(":")
     try:
-        target: object = importlib.import_module(module_name)
-    except Exception as err:
-        return f"cannot import {module_name!r}: {type(err).__name__}: {err}"
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            return f"{module_name!r} has no attribute {attr!r}"
-        target = getattr(target, part)
+        target = import_ref(ref)
+    except RefError as err:
+        return str(err)
     import modal
 
     if not isinstance(target, modal.Image):

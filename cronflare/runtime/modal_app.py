@@ -8,13 +8,13 @@ Importing this module needs no Modal credentials.
 
 from __future__ import annotations
 
-import importlib
 import os
 from functools import cache
 from typing import Any
 
 import modal
 
+from cronflare.catalog.loader import import_ref
 from cronflare.catalog.model import Image
 from cronflare.catalog.validate import ResolvedJob
 from cronflare.runtime.executors import WATCHER
@@ -59,11 +59,7 @@ def build_image(spec: Image | str | None) -> modal.Image:
     if spec is None:
         return with_runtime(modal.Image.debian_slim(python_version="3.11"))
     if isinstance(spec, str):
-        module, _, attr = spec.partition(":")
-        base: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            base = getattr(base, part)
-        return with_runtime(base)
+        return with_runtime(import_ref(spec))
     base = modal.Image.debian_slim(python_version=spec.python or "3.11")
     if spec.apt:
         base = base.apt_install(*spec.apt)

@@ -4,7 +4,6 @@ to the Worker's callback URL, signed, retrying the report with backoff.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from typing import Any
 import certifi
 import httpx
 
-from cronflare.catalog.loader import load_catalog
+from cronflare.catalog.loader import import_ref, load_catalog
 from cronflare.catalog.model import JobOverride
 from cronflare.catalog.validate import ResolvedJob, resolve
 from cronflare.runtime.context import RunContext
@@ -48,14 +47,6 @@ def catalog_jobs() -> dict[str, ResolvedJob]:
     overrides applied, by name: what the Worker's plan was made from.
     """
     return {j.name: j for j in resolve(load_catalog(), job_overrides()).jobs if j.enabled}
-
-
-def _handler(ref: str) -> Callable[..., Any]:
-    module, _, name = ref.partition(":")
-    target: Any = importlib.import_module(module)
-    for part in name.split("."):
-        target = getattr(target, part)
-    return target
 
 
 def redact(message: str, extra: tuple[str, ...] = ()) -> str:
@@ -145,14 +136,14 @@ def _call(job: ResolvedJob, ctx: RunContext) -> Any:
     as keyword arguments (locally; on Modal a target is spawned by the dispatcher instead).
     """
     if job.handler is not None:
-        return _handler(job.handler)(ctx)
+        return import_ref(job.handler)(ctx)
     if job.stand_in is None:
         raise NoStandIn(
             f"job {job.name} targets {job.target}, a function deployed on Modal, which the local "
             "stack cannot call; register a local stand-in for it with stand_in='package.module:"
             "function' on the job (it receives the job's args as keyword arguments)"
         )
-    return _handler(job.stand_in)(**ctx.args)
+    return import_ref(job.stand_in)(**ctx.args)
 
 
 def execute(
