@@ -8,10 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cronflare.catalog.model import Catalog, CatalogError, Concurrency, Image
+from cronflare.catalog.schedule import compile_cron
 from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
 from cronflare.settings import NAMESPACE, Settings
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: schedules compiled (docs/SCHEDULES.md); the Worker refuses others
 WORKER_PLAN_MODULE = "plan.js"  # the name src/index.ts imports it by
 TICK_CRON = "* * * * *"
 Mode = Literal["native", "tick"]
@@ -23,18 +24,26 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# What plan.js carries of each job: what the Worker reads, and no more (at 10,000 jobs every
+# byte a job counts 10 KB). Cron text is not among it: the Worker tests schedules[s].
+PLAN_JS_JOB_FIELDS = ("name", "description", "schedule", "timezone", "enabled", "s", "args")
+
+
 class WorkerJob(Frozen):
-    """One job as the Worker reads it from its plan module."""
+    """One job of the plan: what plan.js carries of it (PLAN_JS_JOB_FIELDS, `args` only when
+    set), and what Python itself reads (cron text, concurrency, timeout).
+    """
 
     name: str
     description: str
-    schedule: str
-    cron: str
+    schedule: str  # as written, for display: the Worker never parses it
+    cron: str  # canonical Unix cron; the Worker gets its compiled form, schedules[s]
     timezone: str
     cloudflare_cron: str | None
     enabled: bool
     concurrency: Concurrency
     timeout: int
+    s: int  # index into DeployPlan.schedules: the compiled schedule the Worker tests
     args: dict[str, JsonValue] | None = None  # omitted from plan.js when the job has none
 
 
@@ -65,7 +74,7 @@ class Queues(Frozen):
 class DeployPlan(Frozen):
     """What the Pulumi program and the Worker need to know, derived from catalog + settings."""
 
-    version: Literal[1] = PLAN_VERSION
+    version: Literal[2] = PLAN_VERSION
     stack: str
     name_prefix: str
     mode: Mode
@@ -77,6 +86,7 @@ class DeployPlan(Frozen):
     catchup_window_minutes: int
     report_timeout_seconds: int
     queues: Queues
+    schedules: tuple[tuple[Any, ...], ...]  # distinct compiled schedules, shared by index
     jobs: tuple[WorkerJob, ...]
     modal_jobs: tuple[ModalJob, ...] = ()
     warnings: tuple[str, ...]
@@ -99,16 +109,18 @@ class DeployPlan(Frozen):
                 "catchup_window_minutes",
                 "report_timeout_seconds",
                 "queues",
+                "schedules",
                 "jobs",
             },
         )
-        for job in config["jobs"]:
-            if job["args"] is None:
-                del job["args"]
+        config["jobs"] = [
+            {k: v for k, v in job.items() if k in PLAN_JS_JOB_FIELDS and v is not None}
+            for job in config["jobs"]
+        ]
         return config
 
 
-def _worker_job(job: ResolvedJob) -> WorkerJob:
+def _worker_job(job: ResolvedJob, s: int) -> WorkerJob:
     return WorkerJob(
         name=job.name,
         description=job.description,
@@ -119,6 +131,7 @@ def _worker_job(job: ResolvedJob) -> WorkerJob:
         enabled=job.enabled,
         concurrency=job.concurrency,
         timeout=job.timeout,
+        s=s,
         args=job.args or None,
     )
 
@@ -198,6 +211,12 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
     """The deploy plan of jobs already resolved with the stack's overrides."""
     mode, reason, triggers = choose_mode(resolved, settings)
     prefix = settings.name_prefix
+    # One compiled entry per distinct schedule, in first-use order: jobs refer to it by index.
+    # Keyed by the compiled form, so "0 9 * * 1" and "0 9 * * MON" share one.
+    forms: dict[str, int] = {}
+    crons = {}
+    for cron in dict.fromkeys(j.cron for j in resolved.jobs):
+        crons[cron] = forms.setdefault(json.dumps(compile_cron(cron)), len(forms))
     return DeployPlan(
         stack=settings.stack,
         name_prefix=prefix,
@@ -217,7 +236,8 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
             max_wait_time_ms=settings.queue_max_wait_time_ms,
             retry_max_delay_seconds=settings.retry_max_delay_seconds,
         ),
-        jobs=tuple(_worker_job(j) for j in resolved.jobs),
+        schedules=tuple(tuple(json.loads(form)) for form in forms),
+        jobs=tuple(_worker_job(j, crons[j.cron]) for j in resolved.jobs),
         modal_jobs=tuple(_modal_job(j) for j in resolved.jobs),
         warnings=resolved.warnings,
     )

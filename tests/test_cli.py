@@ -136,7 +136,7 @@ def test_next_unknown_job_and_bad_time():
 def test_plan_json_is_the_deploy_plan():
     r = run("plan", "--json")
     data = json.loads(r.stdout)
-    assert data["version"] == 1 and data["mode"] == "tick"
+    assert data["version"] == 2 and data["mode"] == "tick"
     assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 14
 
 

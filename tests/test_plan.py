@@ -77,7 +77,7 @@ def test_disabled_and_never_firing_jobs_take_no_trigger():
 def test_the_plan_is_versioned_json_and_round_trips():
     p = plan(CATALOG, local_settings())
     data = json.loads(p.model_dump_json())
-    assert data["version"] == 1 and data["mode"] in {"native", "tick"}
+    assert data["version"] == 2 and data["mode"] in {"native", "tick"}
     assert DeployPlan.model_validate(data) == p
     assert plan(CATALOG, local_settings()) == p  # pure: same inputs, same plan
 
@@ -92,11 +92,15 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
         "catchup_window_minutes",
         "report_timeout_seconds",
         "queues",
+        "schedules",
         "jobs",
     }
     assert view["queues"]["jobs"] == "cronflare-dev-jobs"
     assert view["queues"]["dead_letter"] == "cronflare-dev-jobs-dlq"
-    assert {"name", "cron", "timezone", "enabled", "concurrency"} <= set(view["jobs"][0])
+    assert {"name", "description", "schedule", "timezone", "enabled", "s"} == set(
+        view["jobs"][0]
+    )  # no cron text: the Worker tests the compiled schedule, schedules[s]
+    assert "cron" not in json.dumps(view["jobs"])
     assert "secret.example" not in json.dumps(view)
     assert "secret.example" not in plan(CATALOG, s).model_dump_json()
 
@@ -125,3 +129,17 @@ def test_a_jobs_args_reach_the_worker_and_a_stack_override_replaces_them():
     assert args["cache-warm"] == {"limit": 20_000} and args["monitoring"] is None
     assert "args" not in next(j for j in local["jobs"] if j["name"] == "monitoring")
     assert next(j for j in dev["jobs"] if j["name"] == "cache-warm")["args"] == {"limit": 1000}
+
+
+def test_jobs_with_equal_crons_share_one_compiled_schedule():
+    """plan.js carries each distinct cron once, compiled; a job refers to it by index."""
+    from cronflare.catalog.schedule import compile_cron
+
+    p = plan(Catalog(jobs=[Job(name=n, description="d", handler=H, schedule=c) for n, c in
+                           [("a", "0 9 * * 1"), ("b", "@daily"), ("c", "0 9 * * MON"),
+                            ("d", "0 0 * * *")]]), local_settings())  # fmt: skip
+    view = p.worker_config()
+    assert [j["s"] for j in view["jobs"]] == [0, 1, 0, 1]
+    assert view["schedules"] == [compile_cron("0 9 * * 1"), compile_cron("0 0 * * *")]
+    assert [j["schedule"] for j in view["jobs"]] == ["0 9 * * 1", "@daily", "0 9 * * MON",
+                                                    "0 0 * * *"]  # fmt: skip

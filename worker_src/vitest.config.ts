@@ -7,6 +7,10 @@ import workerConfig from "./worker.config.json" with { type: "json" };
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  // CRONFLARE_PROPERTY_CASES=100000 (and CRONFLARE_PROPERTY_SEED) size test/cron.test.ts's property test.
+  const property = Object.fromEntries(
+    ["CRONFLARE_PROPERTY_CASES", "CRONFLARE_PROPERTY_SEED"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+  );
   return {
     plugins: [
       cloudflareTest({
@@ -19,7 +23,7 @@ export default defineConfig(async () => {
             "cronflare-test-jobs": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "cronflare-test-jobs-dlq" },
             "cronflare-test-jobs-dlq": { maxBatchSize: 10, maxBatchTimeout: 0 },
           },
-          bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations },
+          bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations, ...property },
         },
       }),
     ],

@@ -7,11 +7,14 @@ fall-back fold repeats runs once, on its first occurrence.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import calendar
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import takewhile
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -41,6 +44,10 @@ DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 LAST = CronSim.LAST
 _MINUTE = timedelta(minutes=1)
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February may have 29
+
+
+# "5-5/4": Vixie cron reads 5, cronsim reads 5/4 (5 to the field's end, every 4th).
+_ONE_VALUE_STEP = re.compile(r"(?<![\d-])(\d+)-\1/\d+")
 
 
 class ScheduleError(ValueError):
@@ -82,6 +89,12 @@ def parse_cron(expr: str) -> CronFields:
     for name, field, part in zip(FIELD_NAMES, _FIELDS, parts, strict=True):
         if "W" in part and field is Field.DAY:
             raise ScheduleError(f"day-of-month {part!r}: W (nearest weekday) is not supported")
+        if same := _ONE_VALUE_STEP.search(part):
+            raise ScheduleError(
+                f"{name} {part!r}: a one-value range with a step ({same.group(0)}) is just "
+                f"{same.group(1)} to Vixie cron but runs on to the field's end in others; write "
+                f"{same.group(1)}, or {same.group(1)}-<last>/<step>"
+            )
         try:
             sets.append(frozenset(field.parse(part)))
         except (CronSimError, ValueError):
@@ -92,6 +105,105 @@ def parse_cron(expr: str) -> CronFields:
     if LAST in sets[2] and len(sets[2]) > 1:
         raise ScheduleError(f"day-of-month {parts[2]!r}: L cannot be combined with other days")
     return CronFields(*sets, day_and=parts[2].startswith("*") or parts[4].startswith("*"))
+
+
+# A compiled schedule, as the plan carries it and the Worker evaluates it (docs/SCHEDULES.md):
+# [minutes 0-29, minutes 30-59, hours, days of month (bit d), months (bit m), weekdays (bit 0 =
+# Sunday), flags] and, only when the day-of-week field has them, a list of [weekday, k]: the
+# k-th such weekday of the month (k = 1..5), or the last one (k = 0).
+Compiled = list[Any]
+DAY_AND, LAST_DAY = 1, 2  # flags: AND the two day fields (else OR); day-of-month has L
+
+
+def _bits(values: Iterable[int]) -> int:
+    return sum(1 << v for v in set(values))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(cron: str) -> tuple[Any, ...]:
+    f = parse_cron(cron)
+    weekdays = {w % 7 for w in f.weekdays if isinstance(w, int)}
+    nth = sorted(
+        (x[0] % 7, 0 if x[1] == LAST else x[1]) for x in f.weekdays if isinstance(x, tuple)
+    )
+    flags = (DAY_AND if f.day_and else 0) | (LAST_DAY if LAST in f.days else 0)
+    masks = (
+        _bits(m for m in f.minutes if m < 30),
+        _bits(m - 30 for m in f.minutes if m >= 30),
+        _bits(f.hours),
+        _bits(d for d in f.days if d != LAST),
+        _bits(f.months),
+        _bits(weekdays),
+        flags,
+    )
+    return (*masks, tuple(nth)) if nth else masks
+
+
+def compile_cron(cron: str) -> Compiled:
+    """The cron as bitmasks and day specs, from the same parse that validated it: what the Worker
+    tests against each wall-clock minute, without ever reading cron text.
+    """
+    return [
+        [list(x) for x in part] if isinstance(part, tuple) else part for part in _compiled(cron)
+    ]
+
+
+def compiled_matches(c: Compiled, wall: datetime) -> bool:
+    """Whether a wall-clock minute matches a compiled schedule: the Worker's test, in Python."""
+    minute = c[0] >> wall.minute & 1 if wall.minute < 30 else c[1] >> (wall.minute - 30) & 1
+    if not (minute and c[2] >> wall.hour & 1 and c[4] >> wall.month & 1):
+        return False
+    day, weekday = wall.day, (wall.weekday() + 1) % 7
+    days_in_month = calendar.monthrange(wall.year, wall.month)[1]
+    dom = bool(c[3] >> day & 1) or bool(c[6] & LAST_DAY and day == days_in_month)
+    dow = bool(c[5] >> weekday & 1) or any(
+        w == weekday and (day + 7 > days_in_month if k == 0 else (day + 6) // 7 == k)
+        for w, k in (c[7] if len(c) > 7 else ())
+    )
+    return (dom and dow) if c[6] & DAY_AND else (dom or dow)
+
+
+def compiled_fires(c: Compiled, timezone: str, start: datetime, end: datetime) -> list[datetime]:
+    """Due instants in [start, end) by walking UTC minutes as the Worker does: each minute's
+    wall clock is tested; a minute right after a DST gap also runs what the gap skipped; a wall
+    minute that a fold repeats runs only the first time.
+    """
+    zone = _zone(timezone)
+    t = start.astimezone(UTC).replace(second=0, microsecond=0)
+    if t < start:
+        t += _MINUTE
+    out = []
+    while t < end:
+        wall = t.replace(tzinfo=None) if zone is None else t.astimezone(zone).replace(tzinfo=None)
+        before = wall if zone is None else (t - _MINUTE).astimezone(zone).replace(tzinfo=None)
+        if zone is not None and wall - before > _MINUTE:  # a gap ends here
+            skipped = before + _MINUTE
+            due = compiled_matches(c, wall)
+            while not due and skipped < wall:
+                due, skipped = compiled_matches(c, skipped), skipped + _MINUTE
+        else:
+            due = compiled_matches(c, wall) and not _repeated(t, zone)
+        if due:
+            out.append(t)
+        t += _MINUTE
+    return out
+
+
+def _repeated(t: datetime, zone: ZoneInfo | None) -> bool:
+    """Whether the wall minute shown at `t` was already shown earlier (the second pass of a fold):
+    the offset dropped by D within the last D, so the minute D before shows the same wall time.
+    """
+    if zone is None:
+        return False
+    offset = t.astimezone(zone).utcoffset()
+    earlier = (t - timedelta(hours=3)).astimezone(zone).utcoffset()
+    assert offset is not None and earlier is not None
+    drop = earlier - offset
+    if drop <= timedelta(0):
+        return False
+    return (t - drop).astimezone(zone).replace(tzinfo=None) == t.astimezone(zone).replace(
+        tzinfo=None
+    )
 
 
 def interval_cron(every: str) -> str:

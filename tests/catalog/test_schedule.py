@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from cronflare.catalog.schedule import (
     ScheduleError,
+    compile_cron,
+    compiled_fires,
     expand_macro,
     fires_between,
     interval_cron,
@@ -290,3 +292,46 @@ def test_fires_between_includes_the_start_and_excludes_the_end():
     assert fires == [utc(2026, 11, 23, 9), utc(2026, 11, 23, 10), utc(2026, 11, 23, 11)]
     later = fires_between("0 * * * *", "UTC", utc(2026, 11, 23, 9, 0, 30), utc(2026, 11, 23, 11))
     assert later == [utc(2026, 11, 23, 10)]
+
+
+# --- the compiled form the Worker evaluates ---------------------------------------------------
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cron=crons, tz=st.sampled_from(ZONES), start=instants, days=st.integers(1, 3))
+def test_the_compiled_form_fires_exactly_when_cronsim_does(
+    cron: str, tz: str, start: datetime, days: int
+):
+    """Walking UTC minutes with the compiled bits (the Worker's algorithm, in Python) gives the
+    very fires of the cronsim walk, DST gaps and folds included, on random windows.
+    """
+    end = start + timedelta(days=days)
+    assert compiled_fires(compile_cron(cron), tz, start, end) == fires_between(cron, tz, start, end)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tz=st.sampled_from(ZONES[1:5]), year=st.integers(2023, 2030), cron=crons)
+def test_the_compiled_form_across_each_dst_transition(tz: str, year: int, cron: str):
+    """Two days around every transition of the year, where the DST rule decides."""
+    compiled = compile_cron(cron)
+    for change in transitions(tz, year):
+        start, end = change - timedelta(days=1), change + timedelta(days=1)
+        assert compiled_fires(compiled, tz, start, end) == fires_between(cron, tz, start, end)
+
+
+def test_compiled_forms_are_bitmasks_and_day_specs():
+    """What the plan carries, readable by eye (docs/SCHEDULES.md)."""
+    assert compile_cron("0 9 * * 1") == [1, 0, 1 << 9, 0xFFFFFFFE, 0x1FFE, 1 << 1, 1]
+    assert compile_cron("30 23 L * *") == [0, 1, 1 << 23, 0, 0x1FFE, 0x7F, 3]
+    assert compile_cron("0 12 1,15 * FRI#2,0L") == [1, 0, 1 << 12, (1 << 1) | (1 << 15), 0x1FFE,
+                                                    0, 0, [[0, 0], [5, 2]]]  # fmt: skip
+    assert compile_cron("0 0 * * 7") == compile_cron("0 0 * * 0")  # 7 is Sunday too
+
+
+def test_a_one_value_range_with_a_step_is_refused_as_ambiguous():
+    """`5-5/4` is 5 to Vixie cron and 5/4 to cronsim: two engines, two meanings, so neither."""
+    with pytest.raises(ScheduleError, match=r"minute '5-5/4': a one-value range with a step"):
+        parse_cron("5-5/4 * * * *")
+    with pytest.raises(ScheduleError, match=r"hour '1,3-3/2'"):
+        parse_cron("0 1,3-3/2 * * *")
+    assert parse_cron("5-15/4 * * * *").minutes == frozenset({5, 9, 13})

@@ -1,5 +1,7 @@
-"""Write the vectors the Worker's tests share with Python: cron.json (from catalog/schedule.py) and
-signing.json (HMAC-SHA256 over `timestamp + "." + body`, the contract of docs/ARCHITECTURE.md).
+"""Write the vectors the Worker's tests share with Python: cron.json (from catalog/schedule.py,
+each case with the compiled form the plan carries), cron_random.json (random crons and their
+compiled forms, for the Worker's property test against croner) and signing.json (HMAC-SHA256
+over `timestamp + "." + body`, the contract of docs/ARCHITECTURE.md).
 
 Run `uv run python -m tests.vectors.generate` after changing either; a test fails while the
 committed files and this generator disagree.
@@ -10,14 +12,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 from datetime import datetime
 from pathlib import Path
 
-from cronflare.catalog.schedule import iso_utc, next_fires
+from cronflare.catalog.schedule import (
+    ScheduleError,
+    compile_cron,
+    iso_utc,
+    never_fires,
+    next_fires,
+    parse_cron,
+)
 from cronflare.catalog.validate import resolve
 from jobs.catalog import CATALOG
 
 PATH = Path(__file__).with_name("cron.json")
+RANDOM_PATH = Path(__file__).with_name("cron_random.json")
+RANDOM_COUNT = 2000
 SIGNING_PATH = Path(__file__).with_name("signing.json")
 SIGNING_CASES = [
     ("test-signing-key", 1795424400, '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
@@ -61,6 +73,7 @@ def vectors() -> dict:
             out.append(
                 {
                     "cron": cron,
+                    "compiled": compile_cron(cron),
                     "timezone": tz,
                     "after": start,
                     "next": [iso_utc(t) for t in next_fires(cron, tz, after, COUNT)],
@@ -73,6 +86,55 @@ def vectors() -> dict:
         "with '*'",
         "cases": out,
     }
+
+
+NAMES = {4: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+         5: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")}  # fmt: skip
+BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _field(rng: random.Random, i: int) -> str:
+    """One random field: *, a value, a range, a step, a list, names; L, nL and n#k for days."""
+    low, high = BOUNDS[i]
+    kind = rng.choice(["*", "value", "range", "step", "list", "special"])
+    if kind == "*":
+        return "*"
+    if kind == "special" and i == 2:
+        return "L"
+    if kind == "special" and i == 4:
+        day = rng.randint(0, 7)
+        return f"{day}L" if rng.random() < 0.5 else f"{day}#{rng.randint(1, 5)}"
+    if kind == "special" and i in NAMES:
+        names = NAMES[i + 1] if i == 3 else NAMES[5]
+        return ",".join(rng.sample(names, rng.randint(1, 3)))
+    a = rng.randint(low, high)
+    b = rng.randint(a, high)
+    if kind == "range":
+        return f"{a}-{b}"
+    if kind == "step":
+        return f"{'*' if rng.random() < 0.5 else f'{a}-{b}'}/{rng.randint(1, max(1, high // 2))}"
+    if kind == "list":
+        return ",".join(str(v) for v in sorted(rng.sample(range(low, high + 1), rng.randint(2, 4))))
+    return str(a)
+
+
+def random_vectors() -> dict:
+    """RANDOM_COUNT valid crons that can fire, each with its compiled form (seeded: stable)."""
+    rng = random.Random(14)
+    cases: list[dict] = []
+    seen: set[str] = set()
+    while len(cases) < RANDOM_COUNT:
+        cron = " ".join(_field(rng, i) for i in range(5))
+        try:
+            parse_cron(cron)
+        except ScheduleError:
+            continue
+        if cron in seen or never_fires(cron):
+            continue
+        seen.add(cron)
+        cases.append({"cron": cron, "compiled": compile_cron(cron)})
+    return {"about": "random crons and their compiled forms, from tests/vectors/generate.py",
+            "cases": cases}  # fmt: skip
 
 
 def signing_vectors() -> dict:
@@ -94,6 +156,13 @@ def render() -> str:
     return json.dumps(vectors(), indent=1) + "\n"
 
 
+def render_random() -> str:
+    """cron_random.json's exact text: one case a line, to keep the file small and diffable."""
+    data = random_vectors()
+    lines = ",\n".join(json.dumps(c, separators=(",", ":")) for c in data["cases"])
+    return f'{{"about": {json.dumps(data["about"])},\n"cases": [\n{lines}\n]}}\n'
+
+
 def render_signing() -> str:
     """signing.json's exact text."""
     return json.dumps(signing_vectors(), indent=1, ensure_ascii=False) + "\n"
@@ -101,5 +170,6 @@ def render_signing() -> str:
 
 if __name__ == "__main__":
     PATH.write_text(render())
+    RANDOM_PATH.write_text(render_random())
     SIGNING_PATH.write_text(render_signing())
     print(f"wrote {PATH} ({len(vectors()['cases'])} cases) and {SIGNING_PATH}")

@@ -6,11 +6,21 @@ import json
 from datetime import datetime, timedelta
 
 from tests.cron_oracle import oracle_next
-from tests.vectors.generate import PATH, SIGNING_PATH, render, render_signing
+from tests.vectors.generate import (
+    PATH,
+    RANDOM_PATH,
+    SIGNING_PATH,
+    render,
+    render_random,
+    render_signing,
+)
 
 
 def test_the_committed_vectors_are_current():
     assert PATH.read_text() == render(), "run: uv run python -m tests.vectors.generate"
+    assert RANDOM_PATH.read_text() == render_random(), (
+        "run: uv run python -m tests.vectors.generate"
+    )
     assert SIGNING_PATH.read_text() == render_signing(), (
         "run: uv run python -m tests.vectors.generate"
     )

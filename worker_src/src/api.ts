@@ -1,6 +1,6 @@
 /** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
-import { schedulesFor } from "./cron";
 import { renderDashboard } from "./dashboard";
+import { planError, upcoming } from "./due";
 import { HttpError, isAdmin, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
 import { getRun, insertRuns, iso, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
 import { verify } from "./signing";
@@ -30,6 +30,8 @@ async function route(req: Request, env: Env): Promise<Response> {
 
   if (path === "/healthz") {
     allow(method, "GET");
+    const error = planError(env.JOBS);
+    if (error) return json({ ok: false, error }, 503);
     return json({ ok: true, mode: env.JOBS.mode, jobs: env.JOBS.jobs.length });
   }
   if (runPath && !runPath[2] && method === "POST") return callback(req, env, decode(runPath[1]!));
@@ -183,13 +185,18 @@ async function replay(env: Env, id: string): Promise<Response> {
 }
 
 async function jobsWithNextRuns(env: Env) {
+  const cfg = env.JOBS;
+  const error = planError(cfg);
+  if (error) throw new HttpError(503, error);
   const last = await lastRuns(env.DB);
   const now = Date.now();
-  return schedulesFor(env.JOBS.jobs).map((s) => ({
-    ...s.job,
-    next: s.job.enabled ? s.upcoming(now, 3).map((t) => iso(t)) : [],
-    last: last.get(s.job.name) ?? null,
-  }));
+  const next = new Map<string, string[]>(); // jobs with one schedule and timezone share them
+  return cfg.jobs.map((job) => {
+    const key = `${job.s} ${job.timezone}`;
+    let times = next.get(key);
+    if (job.enabled && !times) next.set(key, (times = upcoming(cfg, job, now, 3).map((t) => iso(t))));
+    return { ...job, next: (job.enabled && times) || [], last: last.get(job.name) ?? null };
+  });
 }
 
 async function dashboard(env: Env): Promise<Response> {

@@ -1,125 +1,93 @@
 /**
- * When jobs are due, under the same rule as cronflare/catalog/schedule.py (docs/SCHEDULES.md): croner walks
- * the job's wall clock, and each wall time maps to an instant. A wall time skipped by a DST gap
- * runs at the first minute after the gap; a repeated one runs once, on its first occurrence.
+ * Compiled schedules: the plan carries every cron as bit masks (cronflare/catalog/schedule.py
+ * compile_cron, docs/WORKER.md), and the Worker only tests bits against wall-clock fields. No
+ * cron text is read here; time zones and the DST rule are src/zone.ts's.
  */
-import { Cron } from "croner";
-import type { JobSpec } from "./types";
+import type { Compiled } from "./types";
 
 export const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const formats = new Map<string, Intl.DateTimeFormat>();
+export const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
-/** The wall-clock time of `instant` in `tz`, as epoch ms of the same fields read in UTC. */
-export function wallOf(instant: number, tz: string): number {
-  if (tz === "UTC") return instant;
-  let format = formats.get(tz);
-  if (!format) {
-    format = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-    });
-    formats.set(tz, format);
-  }
-  const f: Record<string, number> = {};
-  for (const part of format.formatToParts(instant)) f[part.type] = Number(part.value);
-  const wall = Date.UTC(f.year!, f.month! - 1, f.day!, f.hour!, f.minute!);
-  return wall + (((instant % MINUTE) + MINUTE) % MINUTE);
+/** A wall-clock minute's fields: month 1-12, weekday 0 (Sunday) to 6, dim = days in its month. */
+export interface Fields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  weekday: number;
+  dim: number;
 }
 
-/** The instant of a wall time: its first occurrence, or the end of the gap that skips it. */
-export function instantOf(wall: number, tz: string): number {
-  if (tz === "UTC") return wall;
-  const offsets = new Set([-12, 0, 12].map((h) => wallOf(wall + h * HOUR, tz) - (wall + h * HOUR)));
-  const shown = [...offsets].map((o) => wall - o).filter((t) => wallOf(t, tz) === wall);
-  if (shown.length > 0) return Math.min(...shown);
-  // In a gap: binary-search the first minute whose wall time is already past `wall`.
-  let lo = wall - Math.max(...offsets); // shows a wall time before the gap
-  let hi = wall - Math.min(...offsets); // shows a wall time after it
-  while (hi - lo > MINUTE) {
-    const mid = lo + Math.floor((hi - lo) / 2 / MINUTE) * MINUTE;
-    if (wallOf(mid, tz) > wall) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+/** The fields of a wall time given as the epoch ms of those fields read in UTC. */
+export function fieldsOf(wall: number): Fields {
+  const d = new Date(wall);
+  const year = d.getUTCFullYear();
+  const month = d.getUTCMonth() + 1;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  // 31 for January, March, May, July, August, October, December; 30 for the others but February.
+  const dim = month === 2 ? (leap ? 29 : 28) : 30 + ((month + (month >> 3)) & 1);
+  return { year, month, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), weekday: d.getUTCDay(), dim };
 }
 
-// One Cron per distinct pattern: croner holds ~40 KB per pattern, and jobs share patterns.
-const patterns = new Map<string, Cron>();
-// utcOffset 0, not timezone "UTC": croner then reads plain UTC fields instead of going through
-// Intl for every date, which made a due job's next run cost ~60 µs instead of ~8 (make bench).
-function patternOf(cron: string): Cron {
-  let found = patterns.get(cron);
-  if (!found) {
-    const [, , dom = "*", , dow = "*"] = cron.split(" ");
-    // Vixie: a day field that starts with "*" makes the two day fields AND; croner ORs by default.
-    const domAndDow = dom.startsWith("*") || dow.startsWith("*");
-    patterns.set(cron, (found = new Cron(cron, { utcOffset: 0, mode: "5-part", domAndDow })));
-  }
-  return found;
+const minuteBit = (c: Compiled, m: number) => (m < 30 ? c[0] >> m : c[1] >> (m - 30)) & 1;
+
+/** The day test: day of month (or the last day, with flag 2) OR (AND, with flag 1) weekday, where
+ * a [w, k] pair matches weekday w on its k-th occurrence in the month, or its last when k = 0. */
+function dayOk(c: Compiled, f: Fields): boolean {
+  const dom = ((c[3] >>> f.day) & 1) === 1 || ((c[6] & 2) === 2 && f.day === f.dim);
+  const dow =
+    ((c[5] >> f.weekday) & 1) === 1 ||
+    (c[7]?.some(([w, k]) => w === f.weekday && (k ? Math.ceil(f.day / 7) === k : f.day + 7 > f.dim)) ?? false);
+  return c[6] & 1 ? dom && dow : dom || dow;
 }
 
-/** One job's schedule, with a cached next due instant so that a warm tick costs a comparison. */
-export class Schedule {
-  private readonly cron: Cron;
-  private next: number | null = null;
-  private nextFrom = Number.POSITIVE_INFINITY;
+/** Whether the schedule fires at this wall-clock minute. */
+export function matches(c: Compiled, f: Fields): boolean {
+  return minuteBit(c, f.minute) === 1 && ((c[2] >> f.hour) & 1) === 1 && ((c[4] >> f.month) & 1) === 1 && dayOk(c, f);
+}
 
-  constructor(readonly job: JobSpec) {
-    this.cron = patternOf(job.cron);
-  }
-
-  /** The first due instant strictly after `after`, or null if there is none. */
-  nextAfter(after: number): number | null {
-    const tz = this.job.timezone;
-    let wall = wallOf(after, tz);
-    for (let i = 0; i < 10_000; i++) {
-      const run = this.cron.nextRun(new Date(wall));
-      if (!run) return null;
-      wall = run.getTime();
-      const instant = instantOf(wall, tz);
-      if (instant > after) return instant;
+/** Whether any wall minute in [from, to] (wall ms, whole minutes) matches: a DST gap's test. */
+export function anyIn(c: Compiled, from: number, to: number): boolean {
+  for (let w = from; w <= to; ) {
+    const f = fieldsOf(w);
+    if (((c[2] >> f.hour) & 1) === 1 && ((c[4] >> f.month) & 1) === 1 && dayOk(c, f)) {
+      const last = Math.min(59, f.minute + (to - w) / MINUTE);
+      for (let m = f.minute; m <= last; m++) if (minuteBit(c, m)) return true;
     }
-    return null;
+    w += (60 - f.minute) * MINUTE; // the next hour
   }
-
-  /** Every due instant in (from, to], in order. */
-  dueIn(from: number, to: number): number[] {
-    if (!(this.nextFrom <= from && (this.next === null || this.next > from))) {
-      this.next = this.nextAfter(from);
-      this.nextFrom = from;
-    }
-    const out: number[] = [];
-    while (this.next !== null && this.next <= to) {
-      out.push(this.next);
-      this.nextFrom = this.next;
-      this.next = this.nextAfter(this.next);
-    }
-    return out;
-  }
-
-  /** The next `count` due instants after `after`. */
-  upcoming(after: number, count: number): number[] {
-    const out: number[] = [];
-    let t: number | null = after;
-    while (out.length < count && (t = this.nextAfter(t)) !== null) out.push(t);
-    return out;
-  }
+  return false;
 }
 
-const compiled = new WeakMap<object, Schedule[]>();
+/** The lowest set bit of x, or -1. */
+const low = (x: number) => (x ? 31 - Math.clz32(x & -x) : -1);
 
-/** Schedules for a JOBS config, built once per isolate and config. */
-export function schedulesFor(jobs: JobSpec[]): Schedule[] {
-  let list = compiled.get(jobs);
-  if (!list) {
-    list = jobs.map((job) => new Schedule(job));
-    compiled.set(jobs, list);
+/** The first minute at or after m (0-59) that the schedule allows, or -1. */
+function nextMinute(c: Compiled, m: number): number {
+  const first = m < 30 ? low(c[0] & (-1 << m)) : -1;
+  if (first >= 0) return first;
+  const second = low(c[1] & (-1 << Math.max(m - 30, 0)));
+  return second < 0 ? -1 : 30 + second;
+}
+
+/**
+ * The first wall minute at or after `wall` that matches, or null if none does within 28 years
+ * (days of month, weekdays and leap years repeat their pattern every 28 years from 1901 to 2099,
+ * so such a schedule never fires). Skips whole months, days and hours that cannot match.
+ */
+export function nextWall(c: Compiled, wall: number): number | null {
+  for (let w = wall, end = wall + 28 * 366 * DAY; w < end; ) {
+    const f = fieldsOf(w);
+    const { year, month, day, hour } = f;
+    const h = low(c[2] & (-1 << hour)); // the first allowed hour from this one on
+    const m = h === hour ? nextMinute(c, f.minute) : 0;
+    if (!((c[4] >> month) & 1)) w = Date.UTC(year, month, 1);
+    else if (h < 0 || !dayOk(c, f)) w = Date.UTC(year, month - 1, day + 1);
+    else if (h > hour) w = Date.UTC(year, month - 1, day, h);
+    else if (m < 0) w = Date.UTC(year, month - 1, day, hour + 1);
+    else return Date.UTC(year, month - 1, day, hour, m);
   }
-  return list;
+  return null;
 }

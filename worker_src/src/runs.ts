@@ -1,5 +1,6 @@
-/** The D1 run log: every due run, its status, and the scheduler's last evaluated minute. */
+/** The D1 run log: every due run, its status; the scheduler's last evaluated minute and zone spans. */
 import type { RunRow, RunStatus, Trigger } from "./types";
+import type { Span } from "./zone";
 import { TERMINAL } from "./types";
 
 export interface NewRun {
@@ -20,16 +21,14 @@ export const iso = (t: number | string = Date.now()) => new Date(t).toISOString(
 export async function insertRuns(db: D1Database, runs: NewRun[]): Promise<NewRun[]> {
   const now = iso();
   const created: NewRun[] = [];
+  // One statement, bound once per run (bind returns a new statement).
+  const insert = db.prepare(
+    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)`,
+  );
   for (let i = 0; i < runs.length; i += 500) {
     const chunk = runs.slice(i, i + 500);
     const results = await db.batch(
-      chunk.map((r) =>
-        db
-          .prepare(
-            `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)`,
-          )
-          .bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null, r.args ?? null),
-      ),
+      chunk.map((r) => insert.bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null, r.args ?? null)),
     );
     results.forEach((res, j) => res.meta.changes > 0 && created.push(chunk[j]!));
   }
@@ -114,9 +113,28 @@ export async function statusCounts(db: D1Database): Promise<Record<string, numbe
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
 }
 
-export async function lastMinute(db: D1Database): Promise<number | null> {
-  const row = await db.prepare("SELECT value FROM scheduler_state WHERE key = 'last_minute'").first<{ value: string }>();
-  return row ? Date.parse(row.value) : null;
+/** The scheduler's state: the last evaluated minute, and the zones' spans (src/zone.ts). */
+export async function schedulerState(db: D1Database): Promise<{ last: number | null; spans: Record<string, Span> }> {
+  const { results } = await db.prepare("SELECT key, value FROM scheduler_state").all<{ key: string; value: string }>();
+  const row = (key: string) => results.find((r) => r.key === key)?.value;
+  const last = row("last_minute");
+  const spans: Record<string, Span> = {};
+  try {
+    for (const [tz, span] of Object.entries(JSON.parse(row("zones") ?? "{}"))) {
+      if (Array.isArray(span) && span.length === 3 && span.every(Number.isFinite)) spans[tz] = span as Span;
+    }
+  } catch {
+    // unreadable: the zones are learned again from Intl
+  }
+  return { last: last ? Date.parse(last) : null, spans };
+}
+
+/** Keep the zones' spans for the next isolates. */
+export async function saveSpans(db: D1Database, spans: Record<string, Span>): Promise<void> {
+  await db
+    .prepare("INSERT INTO scheduler_state (key, value) VALUES ('zones', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    .bind(JSON.stringify(spans))
+    .run();
 }
 
 /** Advance the last evaluated minute; never move it back. */

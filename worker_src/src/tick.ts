@@ -1,7 +1,9 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
-import { MINUTE, schedulesFor } from "./cron";
-import { advanceMinute, failSilentRuns, insertRuns, iso, lastMinute, type NewRun } from "./runs";
-import type { Env, JobMessage } from "./types";
+import { HOUR, MINUTE } from "./cron";
+import { dueIn, planError, zonesIn } from "./due";
+import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRun, saveSpans, schedulerState } from "./runs";
+import type { Env, JobMessage, JobsConfig } from "./types";
+import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
 
 /** How far back a late tick looks at all; older misses are beyond recording (docs/WORKER.md). */
 export const MAX_LOOKBACK_MS = 7 * 24 * 60 * MINUTE;
@@ -15,21 +17,29 @@ export function dueRuns(env: Env, from: number, to: number): NewRun[] {
   const cfg = env.JOBS;
   const window = cfg.catchup_window_minutes * MINUTE;
   const runs: NewRun[] = [];
-  for (const s of schedulesFor(cfg.jobs)) {
-    if (!s.job.enabled) continue;
-    for (const t of s.dueIn(from, to)) {
-      const late = to - t > window;
-      runs.push({
-        execution_id: executionId(s.job.name, t),
-        job: s.job.name,
-        scheduled_time: iso(t),
-        trigger: t === to ? "cron" : "catchup",
-        status: late ? "skipped" : "queued",
-        last_error: late ? `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window` : undefined,
-        args: s.job.args && JSON.stringify(s.job.args),
-      });
+  const reason = `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window`;
+  // What every run of one minute shares, worked out once per minute (dueIn goes minute by minute).
+  let minute = Number.NaN;
+  let stamp = "";
+  let suffix = "";
+  let late = false;
+  dueIn(cfg, from, to, (t, job) => {
+    if (t !== minute) {
+      minute = t;
+      stamp = iso(t);
+      suffix = executionId("", t);
+      late = to - t > window;
     }
-  }
+    runs.push({
+      execution_id: job.name + suffix,
+      job: job.name,
+      scheduled_time: stamp,
+      trigger: t === to ? "cron" : "catchup",
+      status: late ? "skipped" : "queued",
+      last_error: late ? reason : undefined,
+      args: job.args && JSON.stringify(job.args),
+    });
+  });
   return runs;
 }
 
@@ -58,14 +68,28 @@ export async function enqueue(env: Env, runs: NewRun[]): Promise<void> {
 
 export async function onScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const cfg = env.JOBS;
-  if (cfg?.version !== 1) throw new Error("JOBS is not a version 1 plan");
+  const refused = planError(cfg);
+  // A plan this Worker cannot read fires nothing and leaves the last minute where it was.
+  if (refused) return console.error(`scheduled() refused the plan: ${refused}`);
   if (cfg.mode === "native" && !cfg.cron_triggers.includes(controller.cron)) console.warn("unplanned trigger", controller.cron);
   const now = Math.floor(controller.scheduledTime / MINUTE) * MINUTE;
-  const last = await lastMinute(env.DB);
+  const { last, spans } = await schedulerState(env.DB);
+  learnSpans(spans);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
   const created = await insertRuns(env.DB, dueRuns(env, from, now));
   await enqueue(env, created);
   await advanceMinute(env.DB, now);
+  await keepSpans(env.DB, cfg, now, spans);
   await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
+}
+
+/** Store a span for each of the plan's zones when D1 has none that lasts 3 more hours: learned
+ * anew from Intl unless this isolate knows one. The next isolates' first ticks then read wall
+ * clocks without Intl (src/zone.ts). About once a day. */
+async function keepSpans(db: D1Database, cfg: JobsConfig, now: number, stored: Record<string, Span>): Promise<void> {
+  const lasts = (span?: Span) => (span?.[1] ?? 0) > now + 3 * HOUR;
+  const zones = zonesIn(cfg).filter((tz) => tz !== "UTC");
+  if (zones.every((tz) => lasts(stored[tz]))) return;
+  await saveSpans(db, Object.fromEntries(zones.map((tz) => [tz, lasts(spanOf(tz)) ? spanOf(tz)! : learnSpan(now, tz)])));
 }

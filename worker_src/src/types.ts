@@ -11,24 +11,33 @@ export type RunStatus =
   | "skipped";
 export const TERMINAL: readonly RunStatus[] = ["succeeded", "failed", "dead", "skipped"];
 
-/** One job as the plan's Worker view describes it (cronflare/plan.py WorkerJob). */
+/**
+ * A cron compiled at deploy time (cronflare/catalog/schedule.py compile_cron, docs/WORKER.md):
+ * bit masks of minutes 0-29 and 30-59, hours, days of month (bit d, up to 2^32-2: read with >>>),
+ * months (bit m) and weekdays (bit 0 = Sunday); flags (1: AND the day fields, else OR; 2: the
+ * last day of the month matches too); and, when the day-of-week field has them, [weekday, k]
+ * pairs: the k-th such weekday of the month (k = 1..5), or the last one (k = 0).
+ */
+export type Compiled = [m0: number, m1: number, h: number, dom: number, mon: number, dow: number, flags: number, nth?: [number, number][]];
+
+/** One job as plan.js carries it (cronflare/plan.py PLAN_JS_JOB_FIELDS): what the Worker reads. */
 export interface JobSpec {
   name: string;
   description: string;
+  /** The schedule as the user wrote it, for display only: the Worker never parses cron text. */
   schedule: string;
-  cron: string;
   timezone: string;
-  cloudflare_cron: string | null;
   enabled: boolean;
-  concurrency: "allow" | "forbid" | "replace";
-  timeout: number;
+  /** Index of the job's compiled schedule in the plan's `schedules`. */
+  s: number;
   /** The job's arguments; present only when it has some. */
   args?: Record<string, unknown>;
 }
 
 /** The deploy plan's Worker view: DeployPlan.worker_config(), shipped as the plan.js module. */
 export interface JobsConfig {
-  version: 1;
+  /** 2: schedules compiled. The Worker refuses any other version (src/due.ts, planError). */
+  version: 2;
   mode: "native" | "tick";
   cron_triggers: string[];
   catchup_window_minutes: number;
@@ -40,6 +49,8 @@ export interface JobsConfig {
     max_retries: number;
     retry_max_delay_seconds: number;
   };
+  /** The distinct compiled schedules; jobs refer to them by index. */
+  schedules: Compiled[];
   jobs: JobSpec[];
 }
 

@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signedHeaders, verify } from "../src/signing";
-import type { Bindings, RunRow } from "../src/types";
+import type { Bindings, JobsConfig, RunRow } from "../src/types";
 import { JOBS, job } from "./bindings";
 import { allRuns, type IncomingRequest, recordingEnv, seedRun, stubFetch, worker } from "./helpers";
 
@@ -34,6 +34,15 @@ describe("GET /healthz", () => {
   it("reports the plan module's jobs when there is no JOBS binding", async () => {
     expect(env.JOBS).toBeUndefined();
     expect(await call("/healthz")).toMatchObject({ body: { mode: JOBS.mode, jobs: JOBS.jobs.length } });
+  });
+
+  it("answers 503 with ok: false and the reason for a plan of another version", async () => {
+    const old = { ...env, JOBS: { ...JOBS, version: 1 } as unknown as JobsConfig };
+    const error = "plan version 1; this Worker reads version 2";
+    expect(await call("/healthz", {}, old)).toEqual(expect.objectContaining({ status: 503, body: { ok: false, error } }));
+    // The admin views that need the schedules say so too; the rest of the API keeps working.
+    expect(await call("/jobs", { headers: BEARER }, old)).toMatchObject({ status: 503, body: { error } });
+    expect((await call("/runs", { headers: BEARER }, old)).status).toBe(200);
   });
 
   it("reports a JOBS binding's jobs instead, when there is one", async () => {

@@ -1,33 +1,14 @@
-/** Bindings of the test Worker (fixed test secrets) and its small tick-mode plan, JOBS. */
+/** Bindings of the test Worker (fixed test secrets), its tick-mode plan JOBS, and job(). */
 import type { JobsConfig, JobSpec } from "../src/types";
+import plan from "./plan.ts"; // with its extension: vitest.config.ts loads this file too
 
-export const job = (name: string, cron: string, extra: Partial<JobSpec> = {}): JobSpec => ({
-  name,
-  description: `${name} job`,
-  schedule: cron,
-  cron,
-  timezone: "UTC",
-  cloudflare_cron: null,
-  enabled: true,
-  concurrency: "allow",
-  timeout: 600,
-  ...extra,
-});
+export const JOBS: JobsConfig = plan;
 
-export const JOBS: JobsConfig = {
-  version: 1,
-  mode: "tick",
-  cron_triggers: ["* * * * *"],
-  catchup_window_minutes: 60,
-  report_timeout_seconds: 3600,
-  queues: { jobs: "cronflare-test-jobs", dead_letter: "cronflare-test-jobs-dlq", max_retries: 2, retry_max_delay_seconds: 300 },
-  jobs: [
-    job("every-5", "*/5 * * * *"),
-    job("hourly", "0 * * * *"),
-    job("weekly-report", "0 9 * * 1", { cloudflare_cron: "0 9 * * MON" }),
-    job("berlin-digest", "30 2 * * *", { timezone: "Europe/Berlin" }),
-    job("off", "* * * * *", { enabled: false }),
-  ],
+/** A job on one of the test plan's schedules, named by its cron text (compiled in test/plan.ts). */
+export const job = (name: string, cron: string, extra: Partial<JobSpec> = {}): JobSpec => {
+  const s = JOBS.jobs.find((j) => j.schedule === cron)?.s;
+  if (s === undefined) throw new Error(`${cron}: compile it and add it to test/plan.ts`);
+  return { name, description: `${name} job`, schedule: cron, s, timezone: "UTC", enabled: true, ...extra };
 };
 
 // No JOBS: the Worker reads JOBS from the plan module (test/plan.ts), as deployed.

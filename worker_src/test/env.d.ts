@@ -4,6 +4,9 @@ declare global {
   namespace Cloudflare {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
+      /** How many property cases test/cron.test.ts runs (default 2000), and its seed. */
+      CRONFLARE_PROPERTY_CASES?: string;
+      CRONFLARE_PROPERTY_SEED?: string;
     }
   }
 }

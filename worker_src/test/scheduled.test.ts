@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
+import type { JobsConfig } from "../src/types";
+import { forgetSpans } from "../src/zone";
 import { JOBS, job } from "./bindings";
 import { allRuns, recordingEnv, tick } from "./helpers";
 
@@ -87,6 +89,58 @@ describe("scheduled(), tick mode", () => {
   });
 });
 
+describe("scheduled() refuses a plan of another version", () => {
+  it("fires nothing, records nothing, leaves the last minute, and says why", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { env: old, sent } = recordingEnv({ version: 1 } as unknown as Partial<JobsConfig>);
+    await tick(old, "2026-11-23T09:00:00Z");
+    expect(sent).toEqual([]);
+    expect(await allRuns()).toEqual([]);
+    expect(await env.DB.prepare("SELECT * FROM scheduler_state").all()).toMatchObject({ results: [] });
+    expect(error).toHaveBeenCalledWith("scheduled() refused the plan: plan version 1; this Worker reads version 2");
+  });
+
+  it("leaves the minutes it refused to the next version 2 plan's catch-up", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { env: current, sent } = recordingEnv();
+    await tick(current, "2026-11-23T08:59:00Z");
+    await tick(recordingEnv({ version: 1 } as unknown as Partial<JobsConfig>).env, "2026-11-23T09:00:00Z"); // a bad deploy
+    expect(sent).toEqual([]);
+    await tick(current, "2026-11-23T09:01:00Z"); // fixed
+    expect(sent.map((m) => `${m.execution_id} ${m.trigger}`)).toContain("weekly-report@2026-11-23T09:00Z catchup");
+  });
+});
+
+describe("scheduled() and Intl: a new isolate's first tick reads the zones' spans from D1", () => {
+  it("stores each zone's span, then ticks in a new isolate without Intl, with the same runs", async () => {
+    const { env: e, sent } = recordingEnv();
+    await tick(e, "2026-11-23T01:00:00Z");
+    const row = await env.DB.prepare("SELECT value FROM scheduler_state WHERE key = 'zones'").first<{ value: string }>();
+    const day = 24 * 3600_000;
+    const t = Date.parse("2026-11-23T01:00:00Z");
+    expect(JSON.parse(row!.value)).toEqual({ "Europe/Berlin": [t - day, t + day, 3600_000] }); // CET all along
+    forgetSpans(); // a new isolate
+    const intl = vi.spyOn(Intl.DateTimeFormat.prototype, "formatToParts");
+    await tick(e, "2026-11-23T01:30:00Z"); // 02:30 in Berlin
+    expect(intl).not.toHaveBeenCalled();
+    expect(sent.map((m) => m.execution_id)).toContain("berlin-digest@2026-11-23T01:30Z");
+  });
+
+  it("learns a span anew when it ends within 3 hours, and stops it at a DST change", async () => {
+    const { env: e } = recordingEnv();
+    await tick(e, "2026-10-24T01:00:00Z"); // Berlin falls back at 2026-10-25T01:00Z
+    const span = async () => JSON.parse((await env.DB.prepare("SELECT value FROM scheduler_state WHERE key = 'zones'").first<{ value: string }>())!.value)["Europe/Berlin"];
+    const first = await span();
+    expect(first).toEqual([Date.parse("2026-10-23T01:00:00Z"), Date.parse("2026-10-25T01:00:00Z"), 7200_000]);
+    await tick(e, "2026-10-24T21:00:00Z"); // 4 hours left: kept
+    expect(await span()).toEqual(first);
+    await tick(e, "2026-10-24T22:30:00Z"); // 2.5 hours left: learned anew, still ending at the change
+    expect(await span()).toEqual([Date.parse("2026-10-23T22:30:00Z"), Date.parse("2026-10-25T01:00:00Z"), 7200_000]);
+    await tick(e, "2026-10-25T02:00:00Z"); // past the change: CET, from the change on
+    expect(await span()).toEqual([Date.parse("2026-10-25T01:00:00Z"), Date.parse("2026-10-26T02:00:00Z"), 3600_000]);
+  });
+});
+
 describe("runs that never report", () => {
   it("are failed once silent longer than the plan's report timeout, and only those", async () => {
     const { env: e } = recordingEnv({ report_timeout_seconds: 600 });
@@ -119,8 +173,8 @@ describe("scheduled(), native mode", () => {
     mode: "native" as const,
     cron_triggers: ["0 9 * * MON", "*/5 * * * *"],
     jobs: [
-      job("weekly-report", "0 9 * * 1", { cloudflare_cron: "0 9 * * MON" }),
-      job("every-5", "*/5 * * * *", { cloudflare_cron: "*/5 * * * *" }),
+      job("weekly-report", "0 9 * * 1"),
+      job("every-5", "*/5 * * * *"),
     ],
   };
 

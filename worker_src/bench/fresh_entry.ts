@@ -1,0 +1,153 @@
+/**
+ * Bench only (issue 14): a new isolate with the deployed modules, driven by bench/tick.mjs. The
+ * workerd process this runs in holds worker.js (build.mjs's bundle of src/index.ts) and plan.js
+ * (Python's plan module) beside this entry, as Cloudflare gets them, and evaluates neither until
+ * asked:
+ *
+ * - /startup imports worker.js, which imports plan.js: the module evaluation of both;
+ * - /icu creates the isolate's first Intl object, to time V8's one-time ICU set-up alone;
+ * - /tick runs the real worker's scheduled() for `at`, with D1 and the queue stubbed to answer
+ *   at once (the last evaluated minute is `last`, or none; the zones' spans are `zones`, or
+ *   none), so that what is timed is the Worker's own work: evaluating the plan and building the
+ *   run rows and messages. It answers the spans the tick stored, if it stored them;
+ * - /digests then answers the digest of each minute's runs that tick inserted.
+ */
+import { type Digest, nameHash } from "./digest";
+
+interface Stubbed {
+  /** The execution ids of the runs inserted (due runs, skipped ones included), and of those sent. */
+  inserted: string[];
+  sent: number;
+  /** The zones' spans the tick stored, if it stored them. */
+  zones: string | null;
+}
+
+const CHANGED = { meta: { changes: 1 } };
+
+/** A prepared statement of the stub D1: methods on the prototype, so that making one costs
+ * little next to the Worker's own work (a tick prepares one per due run). */
+class Statement {
+  constructor(
+    readonly sql: string,
+    private readonly db: StubD1,
+    readonly args: unknown[] = [],
+  ) {}
+  /** A new statement, as D1's bind() returns. */
+  bind(...args: unknown[]) {
+    return new Statement(this.sql, this.db, args);
+  }
+  async first() {
+    return null;
+  }
+  async run() {
+    if (this.sql.includes("'zones'")) this.db.seen.zones = String(this.args[0]);
+    return { meta: { changes: 1 } };
+  }
+  async all() {
+    return { results: this.sql.includes("scheduler_state") ? this.db.state : [] };
+  }
+}
+
+/** A D1 that answers at once: every INSERT creates its row. scheduler_state holds `last` (the
+ * last evaluated minute) and `zones` (the zones' spans as JSON), when given. */
+class StubD1 {
+  readonly state: { key: string; value: string }[];
+  constructor(
+    last: number | null,
+    zones: string | null,
+    readonly seen: Stubbed,
+  ) {
+    this.state = [
+      ...(last === null ? [] : [{ key: "last_minute", value: new Date(last).toISOString() }]),
+      ...(zones === null ? [] : [{ key: "zones", value: zones }]),
+    ];
+  }
+  prepare(sql: string) {
+    return new Statement(sql, this);
+  }
+  async batch(statements: Statement[]) {
+    for (const st of statements) if (st.sql.startsWith("INSERT OR IGNORE INTO runs")) this.seen.inserted.push(String(st.args[0]));
+    return statements.map(() => CHANGED);
+  }
+}
+
+/** The stub D1, a queue that takes every batch at once, and plain bindings. */
+function stubs(last: number | null, zones: string | null, seen: Stubbed) {
+  return {
+    DB: new StubD1(last, zones, seen),
+    JOBS_QUEUE: {
+      sendBatch: async (messages: unknown[]) => void (seen.sent += messages.length),
+    },
+    DISPATCH_URL: "http://dispatch.invalid",
+    PUBLIC_URL: "http://worker.invalid",
+    SIGNING_KEY: "bench",
+    ADMIN_TOKEN: "bench",
+  };
+}
+
+/** The digest of each minute's inserted runs, by minute ("2026-11-23T09:00Z"). */
+function digests(ids: string[]): Record<string, Digest> {
+  const out: Record<string, Digest> = {};
+  for (const id of ids) {
+    const [job, minute] = id.split("@") as [string, string];
+    const d = (out[minute] ??= [0, 0]);
+    d[0]++;
+    d[1] = (d[1] + nameHash(job)) >>> 0;
+  }
+  return out;
+}
+
+// Not string literals, so that esbuild leaves both imports to workerd's module registry.
+const WORKER = "./worker.js";
+let worker: ExportedHandler | null = null;
+/** What the last /tick inserted and sent. */
+let last: Stubbed | null = null;
+
+const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+
+export default {
+  async fetch(req) {
+    const url = new URL(req.url);
+    switch (url.pathname) {
+      case "/empty":
+        return new Response("ok");
+      case "/icu": {
+        // The isolate's first Intl object: V8 and ICU set up their locale data once per isolate.
+        const t0 = performance.now();
+        new Intl.DateTimeFormat("en-US", { timeZone: "UTC" }).format(0);
+        return json({ ms: performance.now() - t0 });
+      }
+      case "/startup": {
+        const t0 = performance.now();
+        worker = (await import(WORKER)).default as ExportedHandler;
+        return json({ ms: performance.now() - t0 });
+      }
+      case "/tick": {
+        if (!worker?.scheduled) return new Response("startup first", { status: 409 });
+        const at = Number(url.searchParams.get("at"));
+        const lastParam = url.searchParams.get("last");
+        const seen: Stubbed = { inserted: [], sent: 0, zones: null };
+        const env = stubs(lastParam === null ? null : Number(lastParam), url.searchParams.get("zones"), seen);
+        const controller = { scheduledTime: at, cron: "* * * * *", noRetry() {} } as ScheduledController;
+        const errors: string[] = [];
+        const error = console.error;
+        console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
+        const t0 = performance.now();
+        try {
+          await worker.scheduled(controller, env as never, {} as ExecutionContext);
+        } finally {
+          console.error = error;
+        }
+        const ms = performance.now() - t0;
+        last = seen;
+        return json({ ms, runs: seen.inserted.length, queued: seen.sent, zones: seen.zones, errors });
+      }
+      case "/digests": {
+        // Asked after /tick, so that the tick's timing leaves out working them out.
+        return json(digests(last?.inserted ?? []));
+      }
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  },
+} satisfies ExportedHandler;
