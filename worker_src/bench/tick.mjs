@@ -25,6 +25,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 import { WORKER_BUILD } from "../esbuild.options.mjs";
+import { mulberry32 } from "./random.ts";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const started = performance.now();
@@ -88,16 +89,6 @@ const KINDS = [
 ];
 /** Every DISABLED_EVERY-th job is disabled, as a real catalog has a few. */
 const DISABLED_EVERY = 50;
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /** A deterministic varied catalog of `n` jobs, as cronflare Job fields. */
 function varied(n) {
   const r = mulberry32(0xc0ffee ^ n);

@@ -3,6 +3,7 @@ import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import vectors from "../../tests/vectors/cron.json";
 import random from "../../tests/vectors/cron_random.json";
+import { mulberry32 } from "../bench/random.ts";
 import { fieldsOf, matches, MINUTE, nextWall } from "../src/cron";
 import { dueIn, upcoming } from "../src/due";
 import type { Compiled, JobsConfig, JobSpec } from "../src/types";
@@ -131,17 +132,6 @@ const ZONES = ["Australia/Lord_Howe", "Pacific/Chatham", "America/Santiago", "As
 const FIRST = Date.UTC(2023, 0, 1);
 const LAST = Date.UTC(2031, 0, 1);
 const CASES = Number(env.CRONFLARE_PROPERTY_CASES || 2000);
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The old engine: croner's next wall time after each wall time, mapped by instantOf. */
 class Oracle {
