@@ -88,6 +88,9 @@ class DeployPlan(Frozen):
     queues: Queues
     schedules: tuple[tuple[Any, ...], ...]  # distinct compiled schedules, shared by index
     jobs: tuple[WorkerJob, ...]
+    # The enabled jobs by (timezone, schedule): [tz, s, [job indexes]], so that a new isolate's
+    # first tick walks the pairs, not every job (docs/SCHEDULES.md).
+    groups: tuple[tuple[str, int, tuple[int, ...]], ...]
     modal_jobs: tuple[ModalJob, ...] = ()
     warnings: tuple[str, ...]
 
@@ -111,6 +114,7 @@ class DeployPlan(Frozen):
                 "queues",
                 "schedules",
                 "jobs",
+                "groups",
             },
         )
         config["jobs"] = [
@@ -134,6 +138,17 @@ def _worker_job(job: ResolvedJob, s: int) -> WorkerJob:
         s=s,
         args=job.args or None,
     )
+
+
+def _groups(
+    jobs: tuple[ResolvedJob, ...], crons: dict[str, int]
+) -> tuple[tuple[str, int, tuple[int, ...]], ...]:
+    """The enabled jobs' indexes by (timezone, compiled schedule), in first-use order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, job in enumerate(jobs):
+        if job.enabled:
+            groups.setdefault((job.timezone, crons[job.cron]), []).append(i)
+    return tuple((tz, s, tuple(ids)) for (tz, s), ids in groups.items())
 
 
 def _modal_job(job: ResolvedJob) -> ModalJob:
@@ -238,6 +253,7 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
         ),
         schedules=tuple(tuple(json.loads(form)) for form in forms),
         jobs=tuple(_worker_job(j, crons[j.cron]) for j in resolved.jobs),
+        groups=_groups(resolved.jobs, crons),
         modal_jobs=tuple(_modal_job(j) for j in resolved.jobs),
         warnings=resolved.warnings,
     )

@@ -94,6 +94,7 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
         "queues",
         "schedules",
         "jobs",
+        "groups",
     }
     assert view["queues"]["jobs"] == "cronflare-dev-jobs"
     assert view["queues"]["dead_letter"] == "cronflare-dev-jobs-dlq"
@@ -103,6 +104,20 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
     assert "cron" not in json.dumps(view["jobs"])
     assert "secret.example" not in json.dumps(view)
     assert "secret.example" not in plan(CATALOG, s).model_dump_json()
+
+
+def test_groups_hold_each_enabled_job_once_under_its_timezone_and_schedule():
+    """plan.js groups the enabled jobs by (timezone, s): the Worker walks pairs, not jobs."""
+    jobs = [("a", "0 9 * * 1", "UTC"), ("b", "0 9 * * MON", "UTC"),
+            ("c", "0 9 * * 1", "Asia/Tokyo"), ("d", "@daily", "UTC"),
+            ("e", "0 9 * * 1", "UTC")]  # fmt: skip
+    off = {"e": JobOverride(enabled=False)}
+    p = plan(Catalog(jobs=[Job(name=n, description="d", handler=H, schedule=c, timezone=tz)
+                           for n, c, tz in jobs]), local_settings(jobs=off))  # fmt: skip
+    groups = [["UTC", 0, [0, 1]], ["Asia/Tokyo", 0, [2]], ["UTC", 1, [3]]]
+    assert p.worker_config()["groups"] == groups
+    for tz, s, ids in p.groups:
+        assert all(p.jobs[i].timezone == tz and p.jobs[i].s == s and p.jobs[i].enabled for i in ids)
 
 
 def test_plan_of_many_jobs_keeps_one_trigger_set():

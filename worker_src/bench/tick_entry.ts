@@ -42,10 +42,13 @@ let fresh: Env | null = null;
 function ours(env: Env, first: number, minutes: number): Digest[] {
   const out: Digest[] = [];
   for (let m = first; m < first + minutes * MINUTE; m += MINUTE) {
-    const runs = dueRuns(env, m - MINUTE, m);
+    let count = 0;
     let h = 0;
-    for (const run of runs) h = (h + nameHash(run.job)) >>> 0;
-    out.push([runs.length, h]);
+    for (const set of dueRuns(env, m - MINUTE, m)) {
+      count += set.jobs.length;
+      for (const job of set.jobs) h = (h + nameHash(typeof job === "string" ? job : job[0])) >>> 0;
+    }
+    out.push([count, h]);
   }
   return out;
 }

@@ -158,16 +158,10 @@ async function runNow(req: Request, env: Env, name: string): Promise<Response> {
       if (size > MAX_ARGS) throw new HttpError(422, `args is over 8 KiB (${size} bytes)`);
     }
   }
-  const run = {
-    execution_id: `${name}@manual-${crypto.randomUUID()}`,
-    job: name,
-    scheduled_time: iso(),
-    trigger: "manual" as const,
-    status: "queued" as const,
-    args,
-  };
+  const suffix = `@manual-${crypto.randomUUID()}`;
+  const run = { suffix, scheduled_time: iso(), trigger: "manual" as const, status: "queued" as const, jobs: [args ? ([name, args] as [string, string]) : name] };
   await enqueue(env, await insertRuns(env.DB, [run]));
-  return json({ execution_id: run.execution_id, status: "queued" }, 202);
+  return json({ execution_id: name + suffix, status: "queued" }, 202);
 }
 
 async function replay(env: Env, id: string): Promise<Response> {
@@ -180,7 +174,7 @@ async function replay(env: Env, id: string): Promise<Response> {
     .bind(id, iso(), run.status)
     .run();
   if (res.meta.changes === 0) throw new HttpError(409, "run changed; retry");
-  await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay", status: "queued" }]);
+  await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay" }]);
   return json({ execution_id: id, status: "queued" }, 202);
 }
 

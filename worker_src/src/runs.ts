@@ -1,36 +1,77 @@
 /** The D1 run log: every due run, its status; the scheduler's last evaluated minute and zone spans. */
-import type { RunRow, RunStatus, Trigger } from "./types";
+import type { JobMessage, RunRow, RunStatus, Trigger } from "./types";
 import type { Span } from "./zone";
 import { TERMINAL } from "./types";
 
-export interface NewRun {
-  execution_id: string;
-  job: string;
+/** New runs of one minute that share their trigger and status: each job's execution id is its
+ * name + `suffix`. A job is its name, or [name, args as JSON object text]. */
+export interface NewRuns {
+  suffix: string;
   scheduled_time: string;
   trigger: Trigger;
   status: "queued" | "skipped";
   last_error?: string;
-  /** The run's arguments as JSON object text, if any. */
-  args?: string;
+  jobs: (string | [name: string, args: string])[];
 }
 
 /** An instant as the run log stores it: ISO 8601 UTC, to the millisecond. */
 export const iso = (t: number | string = Date.now()) => new Date(t).toISOString();
 
-/** Insert runs that do not exist yet; return the ones this call created. */
-export async function insertRuns(db: D1Database, runs: NewRun[]): Promise<NewRun[]> {
+/** At most this many runs, and about this many bytes of them, go in one INSERT's JSON. D1
+ * takes a bound string of up to 2 MB; a job's args are at most 8 KiB. */
+const INSERT_RUNS = 1000;
+const INSERT_BYTES = 1_000_000;
+
+/** Insert runs that do not exist yet; return the messages of the queued ones this call created.
+ * One statement per minute (and per 1,000 runs) over a JSON array of job names, not one per
+ * run: a tick with 2,500 due runs binds one statement, and D1 hands back only the new ids
+ * (docs/WORKER.md). */
+export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMessage[]> {
   const now = iso();
-  const created: NewRun[] = [];
-  // One statement, bound once per run (bind returns a new statement).
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)`,
+    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args)
+     SELECT name || ?2, name, ?3, ?4, ?5, ?6, ?7, ?7, ?8, args
+     FROM (SELECT IIF(type = 'array', value ->> 0, value) AS name, IIF(type = 'array', value ->> 1, NULL) AS args FROM json_each(?1))
+     RETURNING execution_id`,
   );
-  for (let i = 0; i < runs.length; i += 500) {
-    const chunk = runs.slice(i, i + 500);
-    const results = await db.batch(
-      chunk.map((r) => insert.bind(r.execution_id, r.job, r.scheduled_time, r.trigger, r.status, r.last_error ?? null, now, r.status === "skipped" ? now : null, r.args ?? null)),
-    );
-    results.forEach((res, j) => res.meta.changes > 0 && created.push(chunk[j]!));
+  const statements: D1PreparedStatement[] = [];
+  const chunks: { set: NewRuns; jobs: NewRuns["jobs"] }[] = [];
+  for (const set of sets) {
+    const add = (jobs: NewRuns["jobs"]) => {
+      const finished = set.status === "skipped" ? now : null;
+      statements.push(insert.bind(JSON.stringify(jobs), set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished));
+      chunks.push({ set, jobs });
+    };
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < set.jobs.length; i++) {
+      const job = set.jobs[i]!;
+      bytes += typeof job === "string" ? job.length + 3 : 2 * (job[0].length + job[1].length) + 8;
+      if (i + 1 - start >= INSERT_RUNS || bytes >= INSERT_BYTES) {
+        add(set.jobs.slice(start, i + 1));
+        start = i + 1;
+        bytes = 0;
+      }
+    }
+    if (start < set.jobs.length) add(start ? set.jobs.slice(start) : set.jobs);
+  }
+  const created: JobMessage[] = [];
+  for (let i = 0; i < statements.length; i += 500) {
+    const results = await db.batch<{ execution_id: string }>(statements.slice(i, i + 500));
+    for (let j = 0; j < results.length; j++) {
+      const { set, jobs } = chunks[i + j]!;
+      if (set.status !== "queued") continue;
+      const { suffix, scheduled_time, trigger } = set;
+      // All new, as a tick's runs nearly always are; otherwise only those D1 says it created.
+      const rows = results[j]!.results;
+      const isNew = rows.length === jobs.length ? null : new Set(rows.map((r) => r.execution_id));
+      for (let k = 0; k < jobs.length; k++) {
+        const job = jobs[k]!;
+        const name = typeof job === "string" ? job : job[0];
+        const execution_id = name + suffix;
+        if (!isNew || isNew.has(execution_id)) created.push({ execution_id, job: name, scheduled_time, trigger });
+      }
+    }
   }
   return created;
 }

@@ -1,7 +1,7 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
 import { HOUR, MINUTE } from "./cron";
 import { dueIn, planError, zonesIn } from "./due";
-import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRun, saveSpans, schedulerState } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, saveSpans, schedulerState } from "./runs";
 import type { Env, JobMessage, JobsConfig } from "./types";
 import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
 
@@ -12,42 +12,36 @@ export const MAX_LOOKBACK_MS = 7 * 24 * 60 * MINUTE;
 export const executionId = (job: string, minute: number) =>
   `${job}@${iso(minute).slice(0, 16)}Z`;
 
-/** The runs due in (from, to]: `cron` at `to`, `catchup` before it, `skipped` beyond the window. */
-export function dueRuns(env: Env, from: number, to: number): NewRun[] {
+/** The runs due in (from, to], by minute: `cron` at `to`, `catchup` before it, `skipped` beyond
+ * the catch-up window. */
+export function dueRuns(env: Env, from: number, to: number): NewRuns[] {
   const cfg = env.JOBS;
   const window = cfg.catchup_window_minutes * MINUTE;
-  const runs: NewRun[] = [];
   const reason = `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window`;
-  // What every run of one minute shares, worked out once per minute (dueIn goes minute by minute).
+  const sets: NewRuns[] = [];
   let minute = Number.NaN;
-  let stamp = "";
-  let suffix = "";
-  let late = false;
+  let jobs: NewRuns["jobs"] = [];
   dueIn(cfg, from, to, (t, job) => {
     if (t !== minute) {
       minute = t;
-      stamp = iso(t);
-      suffix = executionId("", t);
-      late = to - t > window;
+      const late = to - t > window;
+      jobs = [];
+      sets.push({
+        suffix: executionId("", t),
+        scheduled_time: iso(t),
+        trigger: t === to ? "cron" : "catchup",
+        status: late ? "skipped" : "queued",
+        last_error: late ? reason : undefined,
+        jobs,
+      });
     }
-    runs.push({
-      execution_id: job.name + suffix,
-      job: job.name,
-      scheduled_time: stamp,
-      trigger: t === to ? "cron" : "catchup",
-      status: late ? "skipped" : "queued",
-      last_error: late ? reason : undefined,
-      args: job.args && JSON.stringify(job.args),
-    });
+    jobs.push(job.args ? [job.name, JSON.stringify(job.args)] : job.name);
   });
-  return runs;
+  return sets;
 }
 
 /** Enqueue created runs; a run that cannot be enqueued is marked failed, never left silent. */
-export async function enqueue(env: Env, runs: NewRun[]): Promise<void> {
-  const messages: JobMessage[] = runs
-    .filter((r) => r.status === "queued")
-    .map(({ execution_id, job, scheduled_time, trigger }) => ({ execution_id, job, scheduled_time, trigger }));
+export async function enqueue(env: Env, messages: JobMessage[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 100) {
     const chunk = messages.slice(i, i + 100);
     try {
@@ -55,13 +49,11 @@ export async function enqueue(env: Env, runs: NewRun[]): Promise<void> {
     } catch (err) {
       const reason = `enqueue failed: ${String(err)}`;
       console.error(reason);
-      await env.DB.batch(
-        chunk.map((m) =>
-          env.DB.prepare(
-            "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id = ?1 AND status = 'queued'",
-          ).bind(m.execution_id, reason, iso()),
-        ),
-      );
+      await env.DB.prepare(
+        "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'",
+      )
+        .bind(JSON.stringify(chunk.map((m) => m.execution_id)), reason, iso())
+        .run();
     }
   }
 }
@@ -77,8 +69,7 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   learnSpans(spans);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
-  const created = await insertRuns(env.DB, dueRuns(env, from, now));
-  await enqueue(env, created);
+  await enqueue(env, await insertRuns(env.DB, dueRuns(env, from, now)));
   await advanceMinute(env.DB, now);
   await keepSpans(env.DB, cfg, now, spans);
   await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);

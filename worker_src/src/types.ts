@@ -52,7 +52,12 @@ export interface JobsConfig {
   /** The distinct compiled schedules; jobs refer to them by index. */
   schedules: Compiled[];
   jobs: JobSpec[];
+  /** The enabled jobs by timezone and schedule: [timezone, s, indexes into `jobs`]. */
+  groups: Group[];
 }
+
+/** One (timezone, schedule) pair of the plan and the enabled jobs that share it. */
+export type Group = [tz: string, s: number, jobs: number[]];
 
 /** The env handlers see: JOBS is always there (the plan module unless a binding overrides it). */
 export interface Env {

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signedHeaders, verify } from "../src/signing";
 import type { Bindings, JobsConfig, RunRow } from "../src/types";
-import { JOBS, job } from "./bindings";
+import { JOBS, job, withJobs } from "./bindings";
 import { allRuns, type IncomingRequest, recordingEnv, seedRun, stubFetch, worker } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
@@ -46,7 +46,7 @@ describe("GET /healthz", () => {
   });
 
   it("reports a JOBS binding's jobs instead, when there is one", async () => {
-    const override = { ...env, JOBS: { ...JOBS, mode: "native" as const, jobs: JOBS.jobs.slice(0, 2) } };
+    const override = { ...env, JOBS: withJobs({ ...JOBS, mode: "native" as const }, JOBS.jobs.slice(0, 2)) };
     expect(await call("/healthz", {}, override)).toMatchObject({ body: { mode: "native", jobs: 2 } });
   });
 });

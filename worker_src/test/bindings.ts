@@ -1,8 +1,11 @@
 /** Bindings of the test Worker (fixed test secrets), its tick-mode plan JOBS, and job(). */
 import type { JobsConfig, JobSpec } from "../src/types";
-import plan from "./plan.ts"; // with its extension: vitest.config.ts loads this file too
+import plan, { groupsOf } from "./plan.ts"; // with its extension: vitest.config.ts loads this file too
 
 export const JOBS: JobsConfig = plan;
+
+/** `cfg` with these jobs, and their groups as the plan would carry them. */
+export const withJobs = (cfg: JobsConfig, jobs: JobSpec[]): JobsConfig => ({ ...cfg, jobs, groups: groupsOf(jobs) });
 
 /** A job on one of the test plan's schedules, named by its cron text (compiled in test/plan.ts). */
 export const job = (name: string, cron: string, extra: Partial<JobSpec> = {}): JobSpec => {

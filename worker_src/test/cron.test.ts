@@ -8,7 +8,7 @@ import { fieldsOf, matches, MINUTE, nextWall } from "../src/cron";
 import { dueIn, upcoming } from "../src/due";
 import type { Compiled, JobsConfig, JobSpec } from "../src/types";
 import { forgetSpans, instantOf, learnSpan, wallOf } from "../src/zone";
-import { JOBS, job } from "./bindings";
+import { JOBS, job, withJobs } from "./bindings";
 
 const at = (iso: string) => Date.parse(iso);
 const isoZ = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
@@ -17,7 +17,7 @@ const HOUR = 60 * MINUTE;
 /** A plan of one job on one compiled schedule. */
 function planOf(compiled: Compiled, timezone = "UTC"): { cfg: JobsConfig; job: JobSpec } {
   const j: JobSpec = { ...job("j", "0 * * * *"), s: 0, timezone };
-  return { cfg: { ...JOBS, schedules: [compiled], jobs: [j] }, job: j };
+  return { cfg: withJobs({ ...JOBS, schedules: [compiled] }, [j]), job: j };
 }
 /** The due instants in (from, to], by the per-minute evaluation scheduled() uses. */
 function due(cfg: JobsConfig, from: number, to: number): number[] {
@@ -114,7 +114,7 @@ describe("wall clock and the DST rule", () => {
       { ...job("c", "0 * * * *") },
       { ...job("d", "0 * * * *"), enabled: false },
     ];
-    const cfg = { ...JOBS, jobs };
+    const cfg = withJobs(JOBS, jobs);
     const seen: string[] = [];
     dueIn(cfg, at("2026-11-23T08:00:00Z"), at("2026-11-23T09:30:00Z"), (t, j) => seen.push(`${j.name} ${isoZ(t)}`));
     // Kolkata is UTC+5:30: its whole hours fall on UTC half hours.

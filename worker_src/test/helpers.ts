@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../src/index";
 import type { Bindings, Env, JobMessage, JobsConfig, RunRow } from "../src/types";
-import { JOBS } from "./bindings";
+import { JOBS, withJobs } from "./bindings";
 
 export { worker };
 
@@ -21,7 +21,9 @@ export function recordingEnv(config: Partial<JobsConfig> = {}, extra: Partial<En
       for (const m of batch) sent.push(m.body);
     },
   } as unknown as Queue<JobMessage>;
-  const testEnv: Env = { ...env, JOBS: { ...JOBS, ...config }, JOBS_QUEUE: queue, ...extra };
+  // Jobs without groups get the groups the plan would carry for them.
+  const base = config.jobs && !("groups" in config) ? withJobs(JOBS, config.jobs) : JOBS;
+  const testEnv: Env = { ...env, JOBS: { ...base, ...config }, JOBS_QUEUE: queue, ...extra };
   return { env: testEnv, sent };
 }
 

@@ -3,7 +3,20 @@
  * plan, as DeployPlan.worker_config() writes it. Each schedule was compiled by Python, e.g.
  * `uv run python -c "from cronflare.catalog.schedule import compile_cron; print(compile_cron('0 9 * * 1'))"`.
  */
-import type { JobsConfig, JobSpec } from "../src/types";
+import type { Group, JobsConfig, JobSpec } from "../src/types";
+
+/** The plan's groups for these jobs, as DeployPlan writes them: enabled jobs by (timezone, s). */
+export function groupsOf(jobs: JobSpec[]): Group[] {
+  const groups = new Map<string, Group>();
+  jobs.forEach((j, i) => {
+    if (!j.enabled) return;
+    const key = `${j.timezone} ${j.s}`;
+    const group = groups.get(key);
+    if (group) group[2].push(i);
+    else groups.set(key, [j.timezone, j.s, [i]]);
+  });
+  return [...groups.values()];
+}
 
 const job = (name: string, schedule: string, s: number, extra: Partial<JobSpec> = {}): JobSpec => ({
   name,
@@ -14,6 +27,14 @@ const job = (name: string, schedule: string, s: number, extra: Partial<JobSpec> 
   s,
   ...extra,
 });
+
+const jobs = [
+  job("every-5", "*/5 * * * *", 0),
+  job("hourly", "0 * * * *", 1),
+  job("weekly-report", "0 9 * * 1", 2),
+  job("berlin-digest", "30 2 * * *", 3, { timezone: "Europe/Berlin" }),
+  job("off", "* * * * *", 4, { enabled: false }),
+];
 
 const plan: JobsConfig = {
   version: 2,
@@ -29,13 +50,8 @@ const plan: JobsConfig = {
     [0, 1, 4, 4294967294, 8190, 127, 1], // 30 2 * * *
     [1073741823, 1073741823, 16777215, 4294967294, 8190, 127, 1], // * * * * *
   ],
-  jobs: [
-    job("every-5", "*/5 * * * *", 0),
-    job("hourly", "0 * * * *", 1),
-    job("weekly-report", "0 9 * * 1", 2),
-    job("berlin-digest", "30 2 * * *", 3, { timezone: "Europe/Berlin" }),
-    job("off", "* * * * *", 4, { enabled: false }),
-  ],
+  jobs,
+  groups: groupsOf(jobs),
 };
 
 export default plan;

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import type { JobsConfig } from "../src/types";
 import { forgetSpans } from "../src/zone";
-import { JOBS, job } from "./bindings";
+import { JOBS, job, withJobs } from "./bindings";
 import { allRuns, recordingEnv, tick } from "./helpers";
 
 describe("scheduled(), tick mode", () => {
@@ -89,6 +89,47 @@ describe("scheduled(), tick mode", () => {
   });
 });
 
+describe("scheduled(): many runs in one tick", () => {
+  const many = (n: number, extra: (i: number) => Partial<ReturnType<typeof job>> = () => ({})) =>
+    Array.from({ length: n }, (_, i) => job(`job-${String(i).padStart(4, "0")}`, "0 * * * *", extra(i)));
+
+  it("records and enqueues 2,600 due runs, each once, across INSERTs of at most 1,000", async () => {
+    const { env: e, sent } = recordingEnv({ jobs: many(2600) });
+    const batch = vi.spyOn(e.DB, "batch");
+    await tick(e, "2026-11-23T09:00:00Z");
+    const statements = batch.mock.calls.flatMap(([sts]) => sts);
+    expect(statements.length).toBe(3); // 1,000 + 1,000 + 600
+    expect(new Set(sent.map((m) => m.execution_id)).size).toBe(2600);
+    expect(sent[0]).toEqual({ execution_id: "job-0000@2026-11-23T09:00Z", job: "job-0000", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron" });
+    const { n } = (await env.DB.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = 'queued' AND trigger = 'cron'").first<{ n: number }>())!;
+    expect(n).toBe(2600);
+    await tick(e, "2026-11-23T09:00:00Z"); // the same minute again
+    expect(sent.length).toBe(2600);
+  });
+
+  it("enqueues only the runs it created when some of the minute's runs already exist", async () => {
+    const { env: e, sent } = recordingEnv({ jobs: many(5) });
+    await env.DB.prepare(
+      "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at) VALUES ('job-0002@2026-11-23T09:00Z', 'job-0002', '2026-11-23T09:00:00.000Z', 'cron', 'running', 'x', 'x')",
+    ).run();
+    await tick(e, "2026-11-23T09:00:00Z");
+    expect(sent.map((m) => m.job).sort()).toEqual(["job-0000", "job-0001", "job-0003", "job-0004"]);
+    expect((await allRuns()).find((r) => r.job === "job-0002")!.status).toBe("running"); // untouched
+  });
+
+  it("splits runs with large args so that no INSERT binds over 2 MB, and keeps every args text", async () => {
+    const big = (i: number) => ({ args: { i, pad: "x".repeat(7000) } });
+    const { env: e } = recordingEnv({ jobs: many(400, big) });
+    const batch = vi.spyOn(e.DB, "batch");
+    await tick(e, "2026-11-23T09:00:00Z");
+    const bound = batch.mock.calls.flatMap(([sts]) => sts).length;
+    expect(bound).toBeGreaterThan(2); // 400 × 7 KB is about 2.8 MB
+    const runs = await allRuns();
+    expect(runs.length).toBe(400);
+    expect(runs.every((r) => r.args === JSON.stringify(big(Number(r.job.slice(4))).args))).toBe(true);
+  });
+});
+
 describe("scheduled() refuses a plan of another version", () => {
   it("fires nothing, records nothing, leaves the last minute, and says why", async () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
@@ -98,6 +139,14 @@ describe("scheduled() refuses a plan of another version", () => {
     expect(await allRuns()).toEqual([]);
     expect(await env.DB.prepare("SELECT * FROM scheduler_state").all()).toMatchObject({ results: [] });
     expect(error).toHaveBeenCalledWith("scheduled() refused the plan: plan version 1; this Worker reads version 2");
+  });
+
+  it("refuses a version 2 plan without groups", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { env: bad, sent } = recordingEnv({ groups: undefined } as unknown as Partial<JobsConfig>);
+    await tick(bad, "2026-11-23T09:00:00Z");
+    expect(sent).toEqual([]);
+    expect(error).toHaveBeenCalledWith("scheduled() refused the plan: the plan has no groups");
   });
 
   it("leaves the minutes it refused to the next version 2 plan's catch-up", async () => {
@@ -234,7 +283,7 @@ describe("scheduled(): job arguments", () => {
   it("sends them in the dispatch body through the real queue", async () => {
     const { stubFetch } = await import("./helpers");
     const calls = stubFetch(() => Response.json({ call_id: "fc-1", status: "spawned" }, { status: 202 }));
-    await tick({ ...env, JOBS: { ...JOBS, ...withArgs } }, "2026-11-23T09:00:00Z");
+    await tick({ ...env, JOBS: withJobs(JOBS, withArgs.jobs) }, "2026-11-23T09:00:00Z");
     await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched", "dispatched"]);
     const bodies = Object.fromEntries(calls.map((c) => JSON.parse(c.body)).map((b) => [b.job, b]));
     expect(bodies["with-args"].args).toEqual(ARGS);
