@@ -31,7 +31,7 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "catchup_60m_ms_10k_jobs": ("<=", 100.0, "ms"),
     "plan_module_bytes_10k_jobs": ("<=", 1_500_000, "bytes"),
     "tick_naive_ratio": ("<", 0.1, "×"),
-    "bundle_bytes": ("<=", 24 * 1024, "bytes"),
+    "bundle_bytes": ("<=", 40 * 1024, "bytes"),
     "e2e_latency_ms_p50": ("<=", 50.0, "ms"),
     "e2e_latency_ms_p99": ("<=", 250.0, "ms"),
     "plan_s_10k_jobs": ("<", 1.0, "s"),

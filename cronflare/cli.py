@@ -1,8 +1,11 @@
-"""The `cronflare` command: check the catalog, next runs, the deploy plan, cost, and drift."""
+"""The `cronflare` command: check the catalog, next runs, the deploy plan, cost, drift, and a live
+stack's jobs and runs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -15,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cronflare import drift as drift_check
+from cronflare import remote
 from cronflare.catalog.loader import catalog_ref, load_catalog
 from cronflare.catalog.model import CatalogError, Image
 from cronflare.catalog.schedule import iso_utc, next_fires
@@ -64,7 +69,9 @@ class CloudflarePlan(StrEnum):
 
 
 def reports_problems(fn: F) -> F:
-    """Print CatalogError lines on stderr and exit 1, with no traceback."""
+    """Print CatalogError lines (exit 1) or a live stack's failure (exit 1 or 2) on stderr, with
+    no traceback.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -74,6 +81,9 @@ def reports_problems(fn: F) -> F:
             for line in error.problems:
                 err.print(line, markup=False)
             raise typer.Exit(1) from None
+        except remote.RemoteError as error:
+            err.print(f"cronflare: {error}", markup=False)
+            raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -358,6 +368,323 @@ def drift(
             out.print(drift_check.rich_table(report, f"Drift in {target}"))
         out.print(report.verdict(target), markup=False, soft_wrap=True)
     raise typer.Exit(report.exit_code)
+
+
+# -- a live stack: the Worker's admin API (docs/OPERATIONS.md, Day two) -----------------------
+
+LiveStackOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stack", help="a deployed stack: its workerUrl and adminToken from `pulumi stack output`"
+    ),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help=f"the Worker's URL, with the admin token in ${remote.TOKEN_ENV}"),
+]
+WORKER_JSON = "print the Worker's JSON instead of a table"
+WorkerJsonOpt = Annotated[bool, typer.Option("--json", help=WORKER_JSON)]
+BACKFILL_TIMEOUT_S = 60.0  # up to 1,000 runs go into D1 in one request
+
+
+class RunStatus(StrEnum):
+    """A run's status in the run log: --status."""
+
+    queued = "queued"
+    dispatched = "dispatched"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    dead = "dead"
+    skipped = "skipped"
+
+
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "dead": "bold red", "skipped": "yellow"}
+SKEW_STYLE = {"in sync": "green", "out of sync": "bold red"}
+
+
+def _worker(stack: str | None, url: str | None) -> remote.Remote:
+    """The Worker a day-two command talks to, from exactly one of --stack and --url."""
+    return remote.Remote(remote.find_target(stack, url, os.environ))
+
+
+def _ask(
+    stack: str | None, url: str | None, as_json: bool, request: Callable[[remote.Remote], Any]
+) -> Any:
+    """One request to the Worker: its answer, or None once printed as JSON for --json."""
+    with _worker(stack, url) as worker:
+        data = request(worker)
+    if as_json:
+        _print_json(data)
+        return None
+    return data
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _when(text: Any, seconds: bool = True) -> str:
+    """A Worker timestamp as the rest of the CLI prints instants (2026-11-23T09:00:00Z), or to
+    the minute, as run ids do, where a table is short of room.
+    """
+    if not isinstance(text, str) or not text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return iso_utc(moment) if seconds else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _status(status: Any) -> str:
+    style = STATUS_STYLE.get(str(status))
+    return f"[{style}]{status}[/]" if style else escape(str(status))
+
+
+def _state(job: dict[str, Any]) -> str:
+    paused = job.get("paused")
+    if isinstance(paused, dict):
+        reason = paused.get("reason")
+        why = f": {escape(str(reason))}" if reason else ""
+        return f"[yellow]paused[/] since {_when(paused.get('since'), seconds=False)}{why}"
+    return "enabled" if job.get("enabled", True) else "[dim]disabled[/]"
+
+
+def _last(run: Any) -> tuple[str, str]:
+    """A job's last run as (status, when it ended or last changed)."""
+    if not isinstance(run, dict):
+        return "[dim]never[/]", ""
+    at = run.get("finished_at") or run.get("updated_at") or run.get("scheduled_time")
+    return _status(run.get("status")), _when(at, seconds=False)
+
+
+@app.command()
+@reports_problems
+def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOpt = False) -> None:
+    """Show a live stack's jobs: schedule, pause, next run, last outcome; and catalog skew.
+
+    The last line says whether the Worker and the Modal dispatcher run the same catalog.
+
+    Exit 1 when the Worker refuses (a wrong token), 2 when it cannot be reached.
+    """
+    with _worker(stack, url) as worker:
+        data = worker.jobs()
+    if as_json:
+        _print_json(data)
+        return
+    jobs = data.get("jobs") or []
+    paused = sum(isinstance(j.get("paused"), dict) for j in jobs)
+    title = f"{_count(len(jobs), 'job')} at {worker.url}, {paused} paused"
+    table = Table(title=title, title_justify="left")
+    for column in ("job", "schedule", "timezone"):
+        table.add_column(column, overflow="fold")
+    table.add_column("state", overflow="fold", min_width=20)
+    for column in ("next run", "last run", "at"):
+        table.add_column(column, no_wrap=True)
+    for j in jobs:
+        upcoming = j.get("next") or []
+        table.add_row(
+            escape(str(j.get("name"))),
+            escape(str(j.get("schedule"))),
+            escape(str(j.get("timezone"))),
+            _state(j),
+            _when(upcoming[0], seconds=False) if upcoming else "[dim]none[/]",
+            *_last(j.get("last")),
+        )
+    out.print(table)
+    skew = data.get("skew")
+    if isinstance(skew, dict):
+        # The skew check compares the catalog the Worker was deployed with and the dispatcher's.
+        style = SKEW_STYLE.get(str(skew.get("status")), "yellow")
+        checked = f" (checked {_when(skew['checked_at'])})" if skew.get("checked_at") else ""
+        message = escape(str(skew.get("message") or skew.get("status")))
+        out.print(f"Worker and Modal catalogs: [{style}]{message}[/]{checked}")
+    else:
+        out.print("Worker and Modal catalogs: [yellow]not reported by this Worker[/]")
+
+
+@app.command()
+@reports_problems
+def runs(
+    job: Annotated[str | None, typer.Option("--job", help="only this job's runs")] = None,
+    status: Annotated[
+        RunStatus | None, typer.Option("--status", help="only runs in this status")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 50,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """List a live stack's run log, newest first.
+
+    Exit 1 when the Worker refuses, 2 when it cannot be reached.
+    """
+    with _worker(stack, url) as worker:
+        data = worker.runs(job, status.value if status else None, limit)
+    if as_json:
+        _print_json(data)
+        return
+    rows = data.get("runs") or []
+    if not rows:
+        out.print("no runs match", markup=False)
+        return
+    title = f"{_count(len(rows), 'run')} at {worker.url}, newest first"
+    table = Table(title=title, title_justify="left")
+    table.add_column("run", overflow="fold")
+    for column in ("trigger", "status", "attempts", "ended"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error or result", overflow="fold", min_width=24)
+    for r in rows:
+        detail = r.get("last_error") or r.get("result") or ""
+        table.add_row(
+            escape(str(r.get("execution_id"))),
+            escape(str(r.get("trigger"))),
+            _status(r.get("status")),
+            str(r.get("attempts", "")),
+            _when(r.get("finished_at")),
+            escape(str(detail)[:120]),
+        )
+    out.print(table)
+
+
+def _args(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogError([f"--args: not JSON: {error}"]) from None
+    if not isinstance(value, dict):
+        raise CatalogError(["--args: must be a JSON object, such as '{\"limit\": 10}'"])
+    return value
+
+
+@app.command("run")
+@reports_problems
+def run_(
+    job: Annotated[str, typer.Argument(help="the job to run now")],
+    args: Annotated[
+        str | None,
+        typer.Option("--args", help="a JSON object that replaces the job's args for this run"),
+    ] = None,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Run a job now, outside its schedule, with its own args or --args.
+
+    Exit 1 when the Worker refuses (no such job, paused, bad args), 2 when it cannot be reached.
+    """
+    body = _args(args)
+    data = _ask(stack, url, as_json, lambda worker: worker.run_job(job, body))
+    if data is None:
+        return
+    out.print(
+        f"{data.get('status')}: {data.get('execution_id')}; follow it with "
+        f"`cronflare runs --job {job}`",
+        markup=False,
+    )
+
+
+@app.command()
+@reports_problems
+def replay(
+    run_id: Annotated[str, typer.Argument(metavar="ID", help="a failed, dead or skipped run's id")],
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Queue a failed, dead or skipped run again, under the same id.
+
+    Exit 1 when the Worker refuses (no such run, not replayable, job paused), 2 when it cannot be
+    reached.
+    """
+    data = _ask(stack, url, as_json, lambda worker: worker.replay(run_id))
+    if data is None:
+        return
+    out.print(f"{data.get('status')} again: {data.get('execution_id')}", markup=False)
+
+
+@app.command()
+@reports_problems
+def pause(
+    job: Annotated[str, typer.Argument(help="the job to pause")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="why, shown by `status` and the dashboard")
+    ] = None,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Stop a job from firing until `resume`, without a deploy.
+
+    Exit 1 when the Worker refuses (no such job), 2 when it cannot be reached.
+    """
+    data = _ask(stack, url, as_json, lambda worker: worker.pause(job, reason))
+    if data is None:
+        return
+    why = f": {data['reason']}" if data.get("reason") else ""
+    was = "paused" if data.get("changed", True) else "was already paused"
+    out.print(f"{job} {was} since {_when(data.get('since'))}{why}", markup=False)
+
+
+@app.command()
+@reports_problems
+def resume(
+    job: Annotated[str, typer.Argument(help="the paused job")],
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Let a paused job fire again; the runs it missed stay `skipped` (replay them).
+
+    Exit 1 when the Worker refuses (no such job), 2 when it cannot be reached.
+    """
+    data = _ask(stack, url, as_json, lambda worker: worker.resume(job))
+    if data is None:
+        return
+    out.print(f"{job} {'resumed' if data.get('changed', True) else 'was not paused'}", markup=False)
+
+
+@app.command()
+@reports_problems
+def backfill(
+    job: Annotated[str, typer.Argument(help="the job whose missed runs to create")],
+    start: Annotated[str, typer.Option("--from", help="ISO 8601, UTC unless it says otherwise")],
+    end: Annotated[
+        str, typer.Option("--to", help="ISO 8601, in the past; the window ends just before it")
+    ],
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Create and queue every run of a job's schedule in a past window (at most 1,000).
+
+    Runs already in the log are kept, not queued again, so a backfill can be repeated. Exit 1
+    when the Worker refuses (no such job, paused, a bad window), 2 when it cannot be reached.
+    """
+    window = (iso_utc(_utc(start, "--from")), iso_utc(_utc(end, "--to")))
+    with (
+        _worker(stack, url) as worker,
+        err.status(f"backfilling {job} from {window[0]} to {window[1]}"),
+    ):
+        data = worker.backfill(job, *window, timeout=BACKFILL_TIMEOUT_S)
+    if as_json:
+        _print_json(data)
+        return
+    ids = data.get("ids") or []
+    out.print(
+        f"{job}: {_count(len(ids), 'run')} from {window[0]} to {window[1]}: {data.get('enqueued')} "
+        f"queued, {data.get('existing')} already in the run log",
+        markup=False,
+    )
+    if ids:
+        out.print(f"first {ids[0]}, last {ids[-1]}", markup=False)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cronflare.catalog.model import Catalog, CatalogError, Concurrency, Image
 from cronflare.catalog.schedule import compile_cron
-from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
+from cronflare.catalog.validate import Resolved, ResolvedJob, catalog_hash, resolve
 from cronflare.settings import NAMESPACE, Settings
 
 PLAN_VERSION = 2  # 2: schedules compiled (docs/SCHEDULES.md); the Worker refuses others
@@ -91,6 +91,8 @@ class DeployPlan(Frozen):
     # The enabled jobs by (timezone, schedule): [tz, s, [job indexes]], so that a new isolate's
     # first tick walks the pairs, not every job (docs/SCHEDULES.md).
     groups: tuple[tuple[str, int, tuple[int, ...]], ...]
+    # The enabled jobs' fingerprint; the Modal dispatcher's /healthz reports its own.
+    catalog_hash: str
     modal_jobs: tuple[ModalJob, ...] = ()
     warnings: tuple[str, ...]
 
@@ -115,6 +117,7 @@ class DeployPlan(Frozen):
                 "schedules",
                 "jobs",
                 "groups",
+                "catalog_hash",
             },
         )
         config["jobs"] = [
@@ -254,6 +257,7 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
         schedules=tuple(tuple(json.loads(form)) for form in forms),
         jobs=tuple(_worker_job(j, crons[j.cron]) for j in resolved.jobs),
         groups=_groups(resolved.jobs, crons),
+        catalog_hash=catalog_hash(resolved.jobs),
         modal_jobs=tuple(_modal_job(j) for j in resolved.jobs),
         warnings=resolved.warnings,
     )

@@ -26,6 +26,7 @@ ALLOWED = {
     "cronflare.plan": ("cronflare.catalog", "cronflare.settings"),
     "cronflare.bundle": ("cronflare.catalog",),
     "cronflare.drift": ("cronflare.settings",),
+    "cronflare.remote": ("cronflare.settings",),
     "cronflare.cost": (
         "cronflare.catalog",
         "cronflare.plan",

@@ -95,6 +95,7 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
         "schedules",
         "jobs",
         "groups",
+        "catalog_hash",
     }
     assert view["queues"]["jobs"] == "cronflare-dev-jobs"
     assert view["queues"]["dead_letter"] == "cronflare-dev-jobs-dlq"
@@ -158,3 +159,16 @@ def test_jobs_with_equal_crons_share_one_compiled_schedule():
     assert view["schedules"] == [compile_cron("0 9 * * 1"), compile_cron("0 0 * * *")]
     assert [j["schedule"] for j in view["jobs"]] == ["0 9 * * 1", "@daily", "0 9 * * MON",
                                                     "0 0 * * *"]  # fmt: skip
+
+
+def test_the_catalog_hash_follows_what_runs_and_not_the_order_jobs_are_written_in():
+    """The skew check's fingerprint: a changed or disabled job changes it, reordering does not."""
+    jobs = [Job(name=n, description="d", handler=H, schedule=c) for n, c in
+            [("a", "0 9 * * 1"), ("b", "@daily")]]  # fmt: skip
+    base = plan(Catalog(jobs=jobs), local_settings()).catalog_hash
+    assert len(base) == 12 and int(base, 16) >= 0
+    assert plan(Catalog(jobs=jobs[::-1]), local_settings()).catalog_hash == base
+    moved = [jobs[0], jobs[1].model_copy(update={"schedule": "@hourly"})]
+    assert plan(Catalog(jobs=moved), local_settings()).catalog_hash != base
+    off = local_settings(jobs={"b": JobOverride(enabled=False)})
+    assert plan(Catalog(jobs=jobs), off).catalog_hash != base

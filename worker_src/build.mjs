@@ -4,9 +4,10 @@ import { build } from "esbuild";
 import { statSync } from "node:fs";
 import { WORKER_BUILD } from "./esbuild.options.mjs";
 
-// 24 KiB (docs/WORKER.md, "Build, test, size"): schedules arrive compiled in plan.js, so no cron
-// library is bundled (croner is a devDependency, the tests' oracle and the bench's baseline).
-const LIMIT = 24 * 1024;
+// 40 KiB (docs/WORKER.md, "Build, test, size"): schedules arrive compiled in plan.js, so no cron
+// library is bundled (croner, 33 KB, is a devDependency: the tests' oracle and the bench's
+// baseline); the room above the 22 KB scheduler is the admin API and dashboard people act from.
+const LIMIT = 40 * 1024;
 const outfile = new URL("./dist/worker.js", import.meta.url).pathname;
 await build({ ...WORKER_BUILD, entryPoints: [new URL("./src/index.ts", import.meta.url).pathname], outfile });
 const bytes = statSync(outfile).size;

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -77,6 +78,15 @@ class Resolved:
 
     jobs: tuple[ResolvedJob, ...]
     warnings: tuple[str, ...]
+
+
+def catalog_hash(jobs: Iterable[ResolvedJob]) -> str:
+    """A short fingerprint of the enabled jobs as resolved: the Worker's plan and the Modal
+    dispatcher each report theirs, so that a deploy of one without the other shows as skew.
+    """
+    data = sorted((j.model_dump(mode="json") for j in jobs if j.enabled), key=lambda d: d["name"])
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from cronflare.catalog.validate import ResolvedJob, args_problem
+from cronflare.catalog.validate import ResolvedJob, args_problem, catalog_hash
 from cronflare.runtime.executors import Executor, TargetNotFound
 from cronflare.runtime.signing import verify
 from cronflare.runtime.store import LastCall, Store, wait_for_result
@@ -46,7 +46,7 @@ class DispatchRequest(BaseModel):
     ]
     job: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9-]+$")]
     scheduled_time: datetime
-    trigger: Literal["cron", "catchup", "manual", "replay"]
+    trigger: Literal["cron", "catchup", "manual", "replay", "backfill"]
     attempt: int = Field(ge=1, le=1000)
     callback_url: AnyHttpUrl
     args: dict[str, JsonValue] | None = None  # the run's own; absent: the job's catalog args
@@ -117,9 +117,12 @@ def create_app(
         jobs = catalog_jobs()
     app = FastAPI(title="cronflare dispatcher", docs_url=None, redoc_url=None, openapi_url=None)
 
+    fingerprint = catalog_hash(jobs.values())
+
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "jobs": len(jobs)}
+        # The Worker compares catalog_hash with its plan's: a deploy of one side only shows.
+        return {"ok": True, "jobs": len(jobs), "catalog_hash": fingerprint}
 
     @app.post("/dispatch")
     async def dispatch(request: Request) -> JSONResponse:

@@ -135,6 +135,17 @@ def test_the_same_minute_fired_twice_runs_once(make_stack):
     assert_each_ended_once(stack, runs)
 
 
+def test_the_worker_and_the_dispatcher_report_one_catalog_hash(make_stack):
+    """The skew check: after a tick, GET /jobs says the Worker and the dispatcher are in sync."""
+    stack = make_stack()
+    assert stack.admin("GET", "/jobs").json()["skew"]["status"] == "unchecked"
+    stack.scheduled(ms(0), wait=10)
+    skew = stack.admin("GET", "/jobs").json()["skew"]
+    modal = httpx.get(stack.dispatcher_url + "/healthz").json()["catalog_hash"]
+    assert skew["status"] == "in sync", skew
+    assert skew["worker"] == skew["modal"] == modal
+
+
 def test_the_same_message_delivered_twice_runs_once(make_stack):
     stack = make_stack()
     stack.scheduled(ms(1), wait=10)

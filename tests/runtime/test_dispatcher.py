@@ -196,8 +196,15 @@ def test_allow_runs_overlapping(client, fake_executor):
     assert len(fake_executor.spawned) == 2 and fake_executor.cancelled == []
 
 
-def test_healthz(client):
-    assert client.get("/healthz").json() == {"ok": True, "jobs": 12}
+def test_healthz_reports_the_catalog_hash_the_workers_plan_carries(client):
+    """The Worker's skew check compares this hash with its plan.js's catalog_hash."""
+    from cronflare.catalog.loader import load_catalog
+    from cronflare.plan import plan
+    from cronflare.settings import local_settings
+
+    body = client.get("/healthz").json()
+    assert body == {"ok": True, "jobs": 12, "catalog_hash": body["catalog_hash"]}
+    assert body["catalog_hash"] == plan(load_catalog(), local_settings()).catalog_hash
 
 
 def test_no_key_no_dispatcher(fake_executor, tmp_path):

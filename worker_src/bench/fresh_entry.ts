@@ -41,26 +41,30 @@ class Statement {
     return null;
   }
   async run() {
-    if (this.sql.includes("'zones'")) this.db.seen.zones = String(this.args[0]);
+    if (this.sql.startsWith("INSERT INTO scheduler_state") && this.args[0] === "zones") this.db.seen.zones = String(this.args[1]);
     return { meta: { changes: 1 } };
   }
   async all() {
-    return { results: this.sql.includes("scheduler_state") ? this.db.state : [] };
+    return { results: this.sql.includes("FROM scheduler_state") ? this.db.state : [] };
   }
 }
 
-/** A D1 that answers at once: every INSERT creates its row. scheduler_state holds `last` (the
- * last evaluated minute) and `zones` (the zones' spans as JSON), when given. */
+/** A D1 that answers at once: every INSERT creates its row, and no job is paused.
+ * scheduler_state holds `last` (the last evaluated minute) and `zones` (the zones' spans as
+ * JSON), when given, and a skew check answered just now, as it is between its hourly checks
+ * (so that no tick asks the dispatcher). */
 class StubD1 {
   readonly state: { key: string; value: string }[];
   constructor(
     last: number | null,
     zones: string | null,
+    catalogHash: string,
     readonly seen: Stubbed,
   ) {
     this.state = [
       ...(last === null ? [] : [{ key: "last_minute", value: new Date(last).toISOString() }]),
       ...(zones === null ? [] : [{ key: "zones", value: zones }]),
+      { key: "skew", value: JSON.stringify({ status: "in sync", worker: catalogHash, checked_at: new Date().toISOString() }) },
     ];
   }
   prepare(sql: string) {
@@ -71,14 +75,15 @@ class StubD1 {
    * the rows D1 sends back; so the stub makes that text with one native regex replace and parses
    * it. It keeps the ids, to digest at /digests, untimed. */
   async batch(statements: Statement[]) {
-    return statements.map((st) => {
+    return Promise.all(statements.map(async (st) => {
+      if (st.sql.startsWith("SELECT")) return st.all();
       if (!st.sql.startsWith("INSERT OR IGNORE INTO runs")) return CHANGED;
       const [names, suffix] = st.args as [string, string];
       this.seen.inserted.push([names, suffix]);
       const ids = names.replace(WITH_ARGS, '"$1"').replace(NAME, `{"execution_id":"$1${suffix}"}`);
       const results = JSON.parse(ids) as unknown[];
       return { results, meta: { changes: results.length } };
-    });
+    }));
   }
 }
 
@@ -90,7 +95,7 @@ const NAME = /"([\w.-]+)"/g;
 /** The stub D1, a queue that takes every batch at once, and plain bindings. */
 function stubs(last: number | null, zones: string | null, seen: Stubbed) {
   return {
-    DB: new StubD1(last, zones, seen),
+    DB: new StubD1(last, zones, catalogHash, seen),
     JOBS_QUEUE: {
       sendBatch: async (messages: unknown[]) => void (seen.sent += messages.length),
     },
@@ -116,7 +121,10 @@ function digests(inserted: [string, string][]): Record<string, Digest> {
 
 // Not string literals, so that esbuild leaves both imports to workerd's module registry.
 const WORKER = "./worker.js";
+const PLAN = "./plan.js";
 let worker: ExportedHandler | null = null;
+/** The plan's catalog hash, read after the timed import, for the stub's skew answer. */
+let catalogHash = "";
 /** What the last /tick inserted and sent. */
 let last: Stubbed | null = null;
 
@@ -137,7 +145,9 @@ export default {
       case "/startup": {
         const t0 = performance.now();
         worker = (await import(WORKER)).default as ExportedHandler;
-        return json({ ms: performance.now() - t0 });
+        const ms = performance.now() - t0;
+        catalogHash = ((await import(PLAN)) as { default: { catalog_hash: string } }).default.catalog_hash;
+        return json({ ms });
       }
       case "/tick": {
         if (!worker?.scheduled) return new Response("startup first", { status: 409 });

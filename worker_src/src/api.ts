@@ -1,8 +1,10 @@
 /** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
 import { renderDashboard } from "./dashboard";
 import { planError, upcoming } from "./due";
-import { HttpError, isAdmin, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
-import { getRun, insertRuns, iso, lastRuns, listRuns, setStatus, statusCounts } from "./runs";
+import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
+import { backfill, jobNamed, pause, refuseIfPaused, resume } from "./ops";
+import { getRun, insertRuns, iso, lastRuns, listRuns, pausedJobs, recentRuns, setStatus, stateValue, statusCounts } from "./runs";
+import { readSkew } from "./skew";
 import { verify } from "./signing";
 import { enqueue } from "./tick";
 import { type Env, type RunStatus, TERMINAL } from "./types";
@@ -32,21 +34,26 @@ async function route(req: Request, env: Env): Promise<Response> {
     allow(method, "GET");
     const error = planError(env.JOBS);
     if (error) return json({ ok: false, error }, 503);
-    return json({ ok: true, mode: env.JOBS.mode, jobs: env.JOBS.jobs.length });
+    return json({ ok: true, mode: env.JOBS.mode, jobs: env.JOBS.jobs.length, catalog_hash: env.JOBS.catalog_hash });
   }
   if (runPath && !runPath[2] && method === "POST") return callback(req, env, decode(runPath[1]!));
 
-  if (!(await isAdmin(req, env.ADMIN_TOKEN))) {
+  const auth = await adminAuth(req, env.ADMIN_TOKEN);
+  if (!auth) {
     const challenge = path === "/" ? 'Basic realm="cronflare", charset="UTF-8"' : 'Bearer realm="cronflare"';
     return json({ error: "missing or wrong admin token" }, 401, { "www-authenticate": challenge });
   }
+  if (method === "POST" && auth === "basic" && !(await hasActionToken(req, env.ADMIN_TOKEN))) {
+    throw new HttpError(403, "a POST with Basic auth needs the dashboard's X-Cronflare-Action header; scripts use a Bearer token");
+  }
   if (path === "/") {
     allow(method, "GET");
-    return dashboard(env);
+    return dashboard(env, url);
   }
   if (path === "/jobs") {
     allow(method, "GET");
-    return json({ jobs: await jobsWithNextRuns(env) });
+    const [jobs, skew] = await Promise.all([jobsWithNextRuns(env), stateValue(env.DB, "skew")]);
+    return json({ jobs, skew: readSkew(skew, env.JOBS.catalog_hash) });
   }
   if (path === "/stats") {
     allow(method, "GET");
@@ -56,10 +63,14 @@ async function route(req: Request, env: Env): Promise<Response> {
     allow(method, "GET");
     return json({ runs: await listRuns(env.DB, runFilter(url)) });
   }
-  const jobRun = /^\/jobs\/([^/]+)\/run$/.exec(path);
-  if (jobRun) {
+  const jobAction = /^\/jobs\/([^/]+)\/(run|pause|resume|backfill)$/.exec(path);
+  if (jobAction) {
     allow(method, "POST");
-    return runNow(req, env, decode(jobRun[1]!));
+    const name = decode(jobAction[1]!);
+    if (jobAction[2] === "pause") return pause(req, env, name);
+    if (jobAction[2] === "resume") return resume(env, name);
+    if (jobAction[2] === "backfill") return backfill(req, env, name);
+    return runNow(req, env, name);
   }
   if (runPath?.[2]) {
     allow(method, "POST");
@@ -86,8 +97,9 @@ function decode(part: string): string {
 }
 
 function runFilter(url: URL) {
-  const job = url.searchParams.get("job");
-  const status = url.searchParams.get("status");
+  // An empty value (the dashboard form's "all jobs", "any status") is no filter.
+  const job = url.searchParams.get("job") || null;
+  const status = url.searchParams.get("status") || null;
   const limitText = url.searchParams.get("limit") ?? "50";
   const limit = Number(limitText);
   if (!/^\d+$/.test(limitText) || limit < 1 || limit > 500) throw new HttpError(400, "limit must be 1 to 500");
@@ -144,8 +156,8 @@ function isoField(body: Record<string, unknown>, key: string): string | null {
 
 /** POST /jobs/<name>/run: run a job now, with its plan's args or the body's `{"args": {...}}`. */
 async function runNow(req: Request, env: Env, name: string): Promise<Response> {
-  const job = env.JOBS.jobs.find((j) => j.name === name);
-  if (!job) throw new HttpError(404, "no such job");
+  const job = jobNamed(env, name);
+  await refuseIfPaused(env, name);
   const text = await readBody(req);
   let args = job.args && JSON.stringify(job.args);
   if (text) {
@@ -168,8 +180,12 @@ async function replay(env: Env, id: string): Promise<Response> {
   const run = await getRun(env.DB, id);
   if (!run) throw new HttpError(404, "no such run");
   if (!REPLAYABLE.includes(run.status)) throw new HttpError(409, `only ${REPLAYABLE.join(", ")} runs can be replayed; this one is ${run.status}`);
+  // The dispatcher spawns an id once: replaying a run that reached Modal would only wait for a
+  // report that never comes again.
+  if (run.call_id) throw new HttpError(409, `this run already reached Modal (call ${run.call_id}), which runs an id once; to run the job again, POST /jobs/${run.job}/run`);
+  await refuseIfPaused(env, run.job);
   const res = await env.DB.prepare(
-    `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, finished_at = NULL, updated_at = ?2 WHERE execution_id = ?1 AND status = ?3`,
+    `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, started_at = NULL, finished_at = NULL, updated_at = ?2 WHERE execution_id = ?1 AND status = ?3`,
   )
     .bind(id, iso(), run.status)
     .run();
@@ -182,19 +198,38 @@ async function jobsWithNextRuns(env: Env) {
   const cfg = env.JOBS;
   const error = planError(cfg);
   if (error) throw new HttpError(503, error);
-  const last = await lastRuns(env.DB);
+  const [last, paused] = await Promise.all([lastRuns(env.DB), pausedJobs(env.DB)]);
   const now = Date.now();
   const next = new Map<string, string[]>(); // jobs with one schedule and timezone share them
   return cfg.jobs.map((job) => {
     const key = `${job.s} ${job.timezone}`;
     let times = next.get(key);
     if (job.enabled && !times) next.set(key, (times = upcoming(cfg, job, now, 3).map((t) => iso(t))));
-    return { ...job, next: (job.enabled && times) || [], last: last.get(job.name) ?? null };
+    return { ...job, next: (job.enabled && times) || [], last: last.get(job.name) ?? null, paused: paused.get(job.name) ?? null };
   });
 }
 
-async function dashboard(env: Env): Promise<Response> {
-  const [jobs, runs, counts] = await Promise.all([jobsWithNextRuns(env), listRuns(env.DB, { limit: 50 }), statusCounts(env.DB)]);
-  const html = renderDashboard({ mode: env.JOBS.mode, jobs, runs, counts, now: Date.now() });
+async function dashboard(env: Env, url: URL): Promise<Response> {
+  const filter = runFilter(url);
+  const [jobs, runs, counts, skew, strips, action] = await Promise.all([
+    jobsWithNextRuns(env),
+    listRuns(env.DB, filter),
+    statusCounts(env.DB),
+    stateValue(env.DB, "skew"),
+    recentRuns(env.DB, env.JOBS.jobs.map((j) => j.name)),
+    actionToken(env.ADMIN_TOKEN),
+  ]);
+  const html = renderDashboard({
+    mode: env.JOBS.mode,
+    jobs,
+    runs,
+    counts,
+    now: Date.now(),
+    strips,
+    skew: readSkew(skew, env.JOBS.catalog_hash),
+    filter,
+    statuses: STATUSES,
+    action,
+  });
   return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
 }

@@ -1,12 +1,23 @@
-/** GET /: a small HTML dashboard of jobs, next runs, recent outcomes and durations. No framework. */
+/** GET /: a small HTML dashboard of jobs, next runs, recent outcomes and durations, and the
+ * buttons that act through the admin API (docs/OPERATIONS.md). No framework. */
+import type { Pause } from "./runs";
+import type { Skew } from "./skew";
 import type { JobSpec, RunRow } from "./types";
 
 export interface DashboardData {
   mode: string;
-  jobs: (JobSpec & { next: string[]; last: RunRow | null })[];
+  jobs: (JobSpec & { next: string[]; last: RunRow | null; paused?: Pause | null })[];
   runs: RunRow[];
   counts: Record<string, number>;
   now: number;
+  /** Each job's last runs, newest first, for its status strip. */
+  strips?: Record<string, Pick<RunRow, "execution_id" | "status">[]>;
+  skew?: Skew;
+  /** The filters of the run table, and the values they may take. */
+  filter?: { job: string | null; status: string | null };
+  statuses?: readonly string[];
+  /** The action token a Basic-auth POST must carry (src/http.ts). */
+  action?: string;
 }
 
 const esc = (s: unknown) =>
@@ -22,10 +33,10 @@ export function relative(iso: string | null, now: number): string {
   return s >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** A run's duration from its start (or creation) to its end, such as "1.2 s". */
+/** How long a run's job ran, such as "1.2 s"; nothing for a run whose job never started. */
 export function duration(run: RunRow): string {
-  if (!run.finished_at) return "";
-  const ms = Date.parse(run.finished_at) - Date.parse(run.started_at ?? run.created_at);
+  if (!run.finished_at || !run.started_at) return "";
+  const ms = Date.parse(run.finished_at) - Date.parse(run.started_at);
   return ms < 1000 ? `${ms} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60000)} min`;
 }
 
@@ -45,34 +56,66 @@ const CSS =
   ".card{padding:.5rem .9rem;border-radius:6px}.card b{display:block;font-size:1.3rem}" +
   ".s{padding:.1rem .45rem;border-radius:1rem;font-size:12px;background:#eee}" +
   ".succeeded{background:#dfd;color:#163}.failed,.dead{background:#fee;color:#a12}" +
-  ".running,.dispatched{background:#def;color:#15a}.queued{background:#ffc;color:#750}";
+  ".running,.dispatched{background:#def;color:#15a}.queued{background:#ffc;color:#750}" +
+  ".strip i{display:inline-block;width:7px;height:16px;margin-right:1px;padding:0;border-radius:1px}" +
+  ".paused,.out-of-sync,.check-failed{background:#fec;color:#840}.in-sync{color:#163}" +
+  "button{font:12px system-ui;margin:0 .2rem .2rem 0}form{margin:.5rem 0}#msg{min-height:1.2em}";
+
+/** Buttons POST through the admin API with the page's action token; pause asks for a reason. */
+const SCRIPT =
+  "document.onclick=async e=>{let b=e.target.closest('button[data-p]');if(!b)return;let d=b.dataset,body;" +
+  "if(d.r!=null){let r=prompt('Why pause '+d.r+'? (optional)');if(r==null)return;body=JSON.stringify({reason:r})}" +
+  "let t=document.querySelector('meta[name=cronflare-action]').content,res=await fetch(d.p,{method:'POST',body," +
+  "headers:{'x-cronflare-action':t,'content-type':'application/json'}}),j=await res.json().catch(()=>({}));" +
+  "document.getElementById('msg').textContent=res.ok?b.textContent+': '+(j.execution_id||j.job||'done'):'refused: '+j.error;" +
+  "if(res.ok)setTimeout(()=>location.reload(),600)}";
+
+const button = (path: string, label: string, extra = "") => `<button data-p="${esc(path)}"${extra}>${label}</button>`;
+const jobPath = (name: string, action: string) => `/jobs/${encodeURIComponent(name)}/${action}`;
+const options = (values: readonly string[], chosen: string | null | undefined, all: string) =>
+  `<option value="">${all}</option>` + values.map((v) => `<option${v === chosen ? " selected" : ""}>${esc(v)}</option>`).join("");
 
 export function renderDashboard(d: DashboardData): string {
   const card = (label: string, n: number, cls = "") => `<div class="card ${cls}"><b>${n}</b>${label}</div>`;
   const jobRows = d.jobs
-    .map(
-      (j) =>
-        `<tr><td><b>${esc(j.name)}</b><div class="muted">${esc(j.description)}</div></td>` +
-        `<td><code>${esc(j.schedule)}</code></td><td>${esc(j.timezone)}</td>` +
-        `<td>${j.enabled ? time(j.next[0] ?? null, d.now) : '<span class="s skipped">disabled</span>'}</td>` +
-        `<td>${badge(j.last?.status)} ${j.last ? time(j.last.scheduled_time, d.now) : ""}</td></tr>`,
-    )
+    .map((j) => {
+      const strip = (d.strips?.[j.name] ?? []).map((r) => `<i class="s ${esc(r.status)}" title="${esc(`${r.execution_id} ${r.status}`)}"></i>`).reverse().join("");
+      const state = j.paused
+        ? `<span class="s paused">${esc(j.paused.reason ? `paused: ${j.paused.reason}` : "paused")}</span>`
+        : j.enabled
+          ? time(j.next[0] ?? null, d.now)
+          : '<span class="s skipped">disabled</span>';
+      const acts = j.enabled
+        ? button(jobPath(j.name, "run"), "run now") +
+          (j.paused ? button(jobPath(j.name, "resume"), "resume") : button(jobPath(j.name, "pause"), "pause", ` data-r="${esc(j.name)}"`))
+        : "";
+      return (
+        `<tr data-job="${esc(j.name)}"><td><b>${esc(j.name)}</b><div class="muted">${esc(j.description)}</div></td>` +
+        `<td><code>${esc(j.schedule)}</code></td><td>${esc(j.timezone)}</td><td>${state}</td>` +
+        `<td>${badge(j.last?.status)} ${j.last ? time(j.last.scheduled_time, d.now) : ""}<div class="strip">${strip}</div></td><td>${acts}</td></tr>`
+      );
+    })
     .join("");
   const runRows = d.runs
     .map(
       (r) =>
         `<tr><td><code>${esc(r.execution_id)}</code></td><td>${badge(r.status)}</td><td>${esc(r.trigger)}</td>` +
         `<td>${time(r.scheduled_time, d.now)}</td><td class="n">${esc(r.attempts)}</td><td class="n">${esc(duration(r))}</td>` +
-        `<td class="muted">${esc(r.last_error ?? "")}</td></tr>`,
+        `<td class="muted">${esc(r.last_error ?? "")}</td>` +
+        `<td>${["failed", "dead", "skipped"].includes(r.status) ? button(`/runs/${encodeURIComponent(r.execution_id)}/replay`, "replay") : ""}</td></tr>`,
     )
     .join("");
+  const skew = d.skew ? ` · <span class="skew ${esc(d.skew.status.replace(/ /g, "-"))}">${esc(d.skew.message)}</span>` : "";
+  const filter =
+    `<form id="filter"><select name="job">${options(d.jobs.map((j) => j.name), d.filter?.job, "all jobs")}</select> ` +
+    `<select name="status">${options(d.statuses ?? [], d.filter?.status, "any status")}</select> <button>filter</button></form>`;
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">' +
-    `<title>cronflare</title><style>${CSS}</style></head><body>` +
-    `<h1>cronflare</h1><div class="muted">${esc(d.jobs.length)} jobs, ${esc(d.mode)} mode</div>` +
+    `<meta name="cronflare-action" content="${esc(d.action ?? "")}"><title>cronflare</title><style>${CSS}</style></head><body>` +
+    `<h1>cronflare</h1><div class="muted">${esc(d.jobs.length)} jobs, ${esc(d.mode)} mode${skew}</div><div id="msg" role="status"></div>` +
     `<div class="cards">${card("succeeded", d.counts.succeeded ?? 0)}${card("failed", d.counts.failed ?? 0, "failed")}${card("dead", d.counts.dead ?? 0, "dead")}${card("skipped", d.counts.skipped ?? 0)}</div>` +
-    `<h2>Jobs</h2><table id="jobs"><thead><tr><th>job</th><th>schedule</th><th>timezone</th><th>next run</th><th>last run</th></tr></thead><tbody>${jobRows}</tbody></table>` +
-    '<h2>Recent runs</h2><table id="runs"><thead><tr><th>execution</th><th>status</th><th>trigger</th><th>scheduled</th><th>attempts</th><th>duration</th><th>last error</th></tr></thead>' +
-    `<tbody>${runRows || '<tr><td colspan="7" class="muted">No runs yet.</td></tr>'}</tbody></table></body></html>`
+    `<h2>Jobs</h2><table id="jobs"><thead><tr><th>job</th><th>schedule</th><th>timezone</th><th>next run</th><th>last runs</th><th></th></tr></thead><tbody>${jobRows}</tbody></table>` +
+    `<h2>Recent runs</h2>${filter}<table id="runs"><thead><tr><th>execution</th><th>status</th><th>trigger</th><th>scheduled</th><th>attempts</th><th>duration</th><th>last error</th><th></th></tr></thead>` +
+    `<tbody>${runRows || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table><script>${SCRIPT}</script></body></html>`
   );
 }

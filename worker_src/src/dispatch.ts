@@ -2,8 +2,8 @@
 import { isObject } from "./http";
 import { getRun, markDispatched, noteAttempt, setStatus } from "./runs";
 import { signedHeaders } from "./signing";
-import type { Env, JobMessage } from "./types";
-import { TERMINAL } from "./types";
+import type { Env, JobMessage, Trigger } from "./types";
+import { TERMINAL, TRIGGERS } from "./types";
 
 const BASE_DELAY_S = 2;
 
@@ -130,6 +130,6 @@ function isJobMessage(body: unknown): body is JobMessage {
     typeof b.execution_id === "string" &&
     typeof b.job === "string" &&
     typeof b.scheduled_time === "string" &&
-    ["cron", "catchup", "manual", "replay"].includes(b.trigger as string)
+    TRIGGERS.includes(b.trigger as Trigger)
   );
 }

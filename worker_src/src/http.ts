@@ -1,5 +1,5 @@
 /** Small HTTP helpers: JSON answers, size-capped bodies, admin authentication. */
-import { encoder, sameSecret } from "./signing";
+import { derive, encoder, sameSecret } from "./signing";
 
 export const MAX_BODY = 64 * 1024;
 const TOO_BIG = "body over 64 KiB";
@@ -40,8 +40,9 @@ export function parseObject(text: string): Record<string, unknown> {
   return data;
 }
 
-/** Bearer token, or Basic auth with the token as password (so a browser can open the dashboard). */
-export async function isAdmin(req: Request, token: string): Promise<boolean> {
+/** How a request proves it holds the admin token: a Bearer header (scripts, the CLI), or Basic
+ * auth with the token as password (a browser opening the dashboard). */
+export async function adminAuth(req: Request, token: string): Promise<"bearer" | "basic" | null> {
   const header = req.headers.get("authorization") ?? "";
   let given = "";
   if (header.startsWith("Bearer ")) given = header.slice(7);
@@ -49,8 +50,21 @@ export async function isAdmin(req: Request, token: string): Promise<boolean> {
     try {
       given = atob(header.slice(6)).split(":").slice(1).join(":");
     } catch {
-      return false;
+      return null;
     }
   }
-  return given.length > 0 && !!token && (await sameSecret(given, token));
+  if (!(given.length > 0 && !!token && (await sameSecret(given, token)))) return null;
+  return header.startsWith("Bearer ") ? "bearer" : "basic";
+}
+
+/** The dashboard's action token: it is in the page only an admin can load, and a POST made with
+ * Basic auth must carry it in X-Cronflare-Action. A browser sends Basic credentials on its own,
+ * as it sends cookies, so another site's form could otherwise act with them; it cannot read the
+ * page, nor set the header without a CORS preflight this Worker never grants. */
+export const actionToken = (adminToken: string) => derive(adminToken, "cronflare dashboard actions v1");
+
+/** Whether a Basic-auth POST carries the dashboard's action token. */
+export async function hasActionToken(req: Request, adminToken: string): Promise<boolean> {
+  const given = req.headers.get("x-cronflare-action") ?? "";
+  return given.length > 0 && (await sameSecret(given, await actionToken(adminToken)));
 }

@@ -149,15 +149,36 @@ export async function lastRuns(db: D1Database): Promise<Map<string, RunRow>> {
   return new Map(results.map((r) => [r.job, r]));
 }
 
+/** Each job's last `count` runs, newest first (the dashboard's status strips): one indexed
+ * read of at most `count` rows per job, for the first 500 jobs. */
+export async function recentRuns(db: D1Database, jobs: string[], count = 30): Promise<Record<string, Pick<RunRow, "execution_id" | "status">[]>> {
+  const recent = db.prepare("SELECT execution_id, status FROM runs WHERE job = ?1 ORDER BY scheduled_time DESC LIMIT ?2");
+  const shown = jobs.slice(0, 500);
+  if (!shown.length) return {};
+  const results = await db.batch<Pick<RunRow, "execution_id" | "status">>(shown.map((job) => recent.bind(job, count)));
+  return Object.fromEntries(shown.map((job, i) => [job, results[i]!.results]));
+}
+
 export async function statusCounts(db: D1Database): Promise<Record<string, number>> {
   const { results } = await db.prepare("SELECT status, COUNT(*) AS n FROM runs GROUP BY status").all<{ status: string; n: number }>();
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
 }
 
-/** The scheduler's state: the last evaluated minute, and the zones' spans (src/zone.ts). */
-export async function schedulerState(db: D1Database): Promise<{ last: number | null; spans: Record<string, Span> }> {
-  const { results } = await db.prepare("SELECT key, value FROM scheduler_state").all<{ key: string; value: string }>();
-  const row = (key: string) => results.find((r) => r.key === key)?.value;
+/** A paused job: why, and since when. */
+export interface Pause {
+  reason: string | null;
+  since: string;
+}
+
+/** What a tick reads before it evaluates, in one round trip: the last evaluated minute, the
+ * zones' spans (src/zone.ts), the cached skew check (src/skew.ts) and the paused jobs. */
+export async function schedulerState(db: D1Database): Promise<{ last: number | null; spans: Record<string, Span>; skew: string | null; paused: Map<string, Pause> }> {
+  const [state, paused] = await db.batch([
+    db.prepare("SELECT key, value FROM scheduler_state"),
+    db.prepare("SELECT job, reason, since FROM paused_jobs"),
+  ]);
+  const rows = (state!.results ?? []) as { key: string; value: string }[];
+  const row = (key: string) => rows.find((r) => r.key === key)?.value;
   const last = row("last_minute");
   const spans: Record<string, Span> = {};
   try {
@@ -167,16 +188,43 @@ export async function schedulerState(db: D1Database): Promise<{ last: number | n
   } catch {
     // unreadable: the zones are learned again from Intl
   }
-  return { last: last ? Date.parse(last) : null, spans };
+  return { last: last ? Date.parse(last) : null, spans, skew: row("skew") ?? null, paused: pauseMap(paused!.results ?? []) };
+}
+
+const pauseMap = (rows: unknown[]) =>
+  new Map((rows as ({ job: string } & Pause)[]).map(({ job, reason, since }) => [job, { reason, since }]));
+
+/** The paused jobs, by name. */
+export async function pausedJobs(db: D1Database): Promise<Map<string, Pause>> {
+  const { results } = await db.prepare("SELECT job, reason, since FROM paused_jobs").all();
+  return pauseMap(results);
+}
+
+/** Pause a job, or resume it; whether that changed anything (pausing a paused job keeps its
+ * first reason and time). */
+export async function setPaused(db: D1Database, job: string, paused: boolean, reason: string | null): Promise<boolean> {
+  const res = paused
+    ? await db.prepare("INSERT OR IGNORE INTO paused_jobs (job, reason, since) VALUES (?1, ?2, ?3)").bind(job, reason, iso()).run()
+    : await db.prepare("DELETE FROM paused_jobs WHERE job = ?1").bind(job).run();
+  return res.meta.changes > 0;
+}
+
+/** A value of scheduler_state, such as the cached skew check. */
+export async function stateValue(db: D1Database, key: string): Promise<string | null> {
+  const row = await db.prepare("SELECT value FROM scheduler_state WHERE key = ?1").bind(key).first<{ value: string }>();
+  return row?.value ?? null;
+}
+
+/** Set a value of scheduler_state. */
+export async function setStateValue(db: D1Database, key: string, value: string): Promise<void> {
+  await db
+    .prepare("INSERT INTO scheduler_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    .bind(key, value)
+    .run();
 }
 
 /** Keep the zones' spans for the next isolates. */
-export async function saveSpans(db: D1Database, spans: Record<string, Span>): Promise<void> {
-  await db
-    .prepare("INSERT INTO scheduler_state (key, value) VALUES ('zones', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-    .bind(JSON.stringify(spans))
-    .run();
-}
+export const saveSpans = (db: D1Database, spans: Record<string, Span>) => setStateValue(db, "zones", JSON.stringify(spans));
 
 /** Advance the last evaluated minute; never move it back. */
 export async function advanceMinute(db: D1Database, minute: number): Promise<void> {

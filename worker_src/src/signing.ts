@@ -28,6 +28,11 @@ export async function sign(secret: string, timestamp: number, body: string): Pro
   return `v1=${hex(mac)}`;
 }
 
+/** hex(HMAC-SHA256(secret, text)): a value derived from a secret that does not reveal it. */
+export async function derive(secret: string, text: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));
+}
+
 /** Headers for a signed POST of `body`. */
 export async function signedHeaders(secret: string, body: string, now = Date.now()): Promise<Record<string, string>> {
   const timestamp = Math.floor(now / 1000);

@@ -1,7 +1,8 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
 import { HOUR, MINUTE } from "./cron";
 import { dueIn, planError, zonesIn } from "./due";
-import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, saveSpans, schedulerState } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, saveSpans, schedulerState } from "./runs";
+import { checkSkew, readSkew, skewDue } from "./skew";
 import type { Env, JobMessage, JobsConfig } from "./types";
 import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
 
@@ -13,32 +14,40 @@ export const executionId = (job: string, minute: number) =>
   `${job}@${iso(minute).slice(0, 16)}Z`;
 
 /** The runs due in (from, to], by minute: `cron` at `to`, `catchup` before it, `skipped` beyond
- * the catch-up window. */
-export function dueRuns(env: Env, from: number, to: number): NewRuns[] {
+ * the catch-up window, and `skipped` for a paused job, with `paused` and its reason. */
+export function dueRuns(env: Env, from: number, to: number, paused: Map<string, Pause> = NONE): NewRuns[] {
   const cfg = env.JOBS;
   const window = cfg.catchup_window_minutes * MINUTE;
   const reason = `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window`;
   const sets: NewRuns[] = [];
   let minute = Number.NaN;
-  let jobs: NewRuns["jobs"] = [];
+  let set: NewRuns = { suffix: "", scheduled_time: "", trigger: "cron", status: "queued", jobs: [] };
   dueIn(cfg, from, to, (t, job) => {
     if (t !== minute) {
       minute = t;
       const late = to - t > window;
-      jobs = [];
-      sets.push({
+      set = {
         suffix: executionId("", t),
         scheduled_time: iso(t),
         trigger: t === to ? "cron" : "catchup",
         status: late ? "skipped" : "queued",
         last_error: late ? reason : undefined,
-        jobs,
-      });
+        jobs: [],
+      };
+      sets.push(set);
     }
-    jobs.push(job.args ? [job.name, JSON.stringify(job.args)] : job.name);
+    const entry = job.args ? ([job.name, JSON.stringify(job.args)] as [string, string]) : job.name;
+    const pause = paused.size > 0 ? paused.get(job.name) : undefined;
+    if (pause) sets.push({ ...set, status: "skipped", last_error: pausedError(pause), jobs: [entry] });
+    else set.jobs.push(entry);
   });
-  return sets;
+  return sets.filter((s) => s.jobs.length > 0);
 }
+
+const NONE = new Map<string, Pause>();
+
+/** A paused job's skipped run says so: `paused` first, then the reason given, if any. */
+export const pausedError = (pause: Pause) => (pause.reason ? `paused: ${pause.reason}` : "paused");
 
 /** Enqueue created runs; a run that cannot be enqueued is marked failed, never left silent. */
 export async function enqueue(env: Env, messages: JobMessage[]): Promise<void> {
@@ -65,14 +74,16 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   if (refused) return console.error(`scheduled() refused the plan: ${refused}`);
   if (cfg.mode === "native" && !cfg.cron_triggers.includes(controller.cron)) console.warn("unplanned trigger", controller.cron);
   const now = Math.floor(controller.scheduledTime / MINUTE) * MINUTE;
-  const { last, spans } = await schedulerState(env.DB);
+  const { last, spans, skew, paused } = await schedulerState(env.DB);
   learnSpans(spans);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
-  await enqueue(env, await insertRuns(env.DB, dueRuns(env, from, now)));
+  await enqueue(env, await insertRuns(env.DB, dueRuns(env, from, now, paused)));
   await advanceMinute(env.DB, now);
   await keepSpans(env.DB, cfg, now, spans);
   await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
+  // Last, so that a slow dispatcher never delays a dispatch.
+  if (skewDue(readSkew(skew, cfg.catalog_hash), Date.now())) await checkSkew(env, Date.now());
 }
 
 /** Store a span for each of the plan's zones when D1 has none that lasts 3 more hours: learned

@@ -1,6 +1,7 @@
 /** The Worker's bindings and the shapes that cross its boundaries (docs/ARCHITECTURE.md, Contracts). */
 
-export type Trigger = "cron" | "catchup" | "manual" | "replay";
+export const TRIGGERS = ["cron", "catchup", "manual", "replay", "backfill"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 export type RunStatus =
   | "queued"
   | "dispatched"
@@ -54,6 +55,8 @@ export interface JobsConfig {
   jobs: JobSpec[];
   /** The enabled jobs by timezone and schedule: [timezone, s, indexes into `jobs`]. */
   groups: Group[];
+  /** The enabled jobs' fingerprint; the Modal dispatcher's /healthz reports its own (src/skew.ts). */
+  catalog_hash: string;
 }
 
 /** One (timezone, schedule) pair of the plan and the enabled jobs that share it. */

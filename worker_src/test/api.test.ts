@@ -1,25 +1,11 @@
-import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signedHeaders, verify } from "../src/signing";
 import type { Bindings, JobsConfig, RunRow } from "../src/types";
 import { JOBS, job, withJobs } from "./bindings";
-import { allRuns, type IncomingRequest, recordingEnv, seedRun, stubFetch, worker } from "./helpers";
+import { allRuns, BEARER, call, recordingEnv, seedRun, stubFetch } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
-const BEARER = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
-
-async function call(path: string, init: RequestInit = {}, e: Bindings = env) {
-  const res = await worker.fetch!(new Request(`https://cronflare.test${path}`, init) as IncomingRequest, e, createExecutionContext());
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // HTML or plain text
-  }
-  return { status: res.status, body, headers: res.headers };
-}
 
 async function report(id: string, payload: unknown, key = env.SIGNING_KEY, now = Date.now()) {
   const body = typeof payload === "string" ? payload : JSON.stringify(payload);
@@ -149,6 +135,17 @@ describe("admin API", () => {
     expect(res.body.execution_id).toMatch(/^hourly@manual-[0-9a-f-]{36}$/);
     expect(sent).toMatchObject([{ execution_id: res.body.execution_id, job: "hourly", trigger: "manual" }]);
     expect((await call("/jobs/nope/run", { method: "POST", headers: BEARER }, e)).status).toBe(404);
+  });
+
+  it("POST /runs/<id>/replay refuses a run that reached Modal: the dispatcher runs an id once", async () => {
+    const { env: e, sent } = recordingEnv();
+    await seedRun(ID, "failed", { last_error: "ValueError: bad row" });
+    await env.DB.prepare("UPDATE runs SET call_id = 'fc-1' WHERE execution_id = ?1").bind(ID).run();
+    const res = await call(`/runs/${encodeURIComponent(ID)}/replay`, { method: "POST", headers: BEARER }, e);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toContain("POST /jobs/hourly/run");
+    expect(sent).toEqual([]);
+    expect((await allRuns())[0]).toMatchObject({ status: "failed", last_error: "ValueError: bad row" });
   });
 
   it("POST /runs/<id>/replay re-enqueues a failed or dead run, and only those", async () => {

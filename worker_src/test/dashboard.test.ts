@@ -5,9 +5,9 @@ import type { RunRow } from "../src/types";
 import { type IncomingRequest, seedRun, worker } from "./helpers";
 import { createExecutionContext } from "cloudflare:test";
 
-const page = async () => {
+const page = async (query = "") => {
   const res = await worker.fetch!(
-    new Request("https://cronflare.test/", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }) as IncomingRequest,
+    new Request(`https://cronflare.test/${query}`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }) as IncomingRequest,
     env,
     createExecutionContext(),
   );
@@ -46,12 +46,59 @@ describe("dashboard", () => {
     expect(html).not.toContain("<img");
   });
 
+  it("gives each enabled job run now and pause, a paused one resume and its reason", async () => {
+    await env.DB.prepare("INSERT INTO paused_jobs (job, reason, since) VALUES ('hourly', 'vendor <down>', '2026-11-23T09:00:00.000Z')").run();
+    const html = await page();
+    const row = (name: string) => html.split(`<tr data-job="${name}">`)[1]!.split("</tr>")[0]!;
+    expect(row("hourly")).toContain('<span class="s paused">paused: vendor &#60;down&#62;</span>');
+    expect(row("hourly")).toContain('<button data-p="/jobs/hourly/resume">resume</button>');
+    expect(row("hourly")).not.toContain(">pause<");
+    expect(row("every-5")).toContain('<button data-p="/jobs/every-5/run">run now</button>');
+    expect(row("every-5")).toContain('<button data-p="/jobs/every-5/pause" data-r="every-5">pause</button>');
+    expect(row("off")).not.toContain("<button"); // disabled: nothing to act on
+  });
+
+  it("offers replay on failed, dead and skipped runs only, and a strip of each job's last 30 runs", async () => {
+    const statuses = ["succeeded", "failed", "dead", "skipped", "running"];
+    for (let i = 0; i < 35; i++) await seedRun(`every-5@2026-11-23T08:${String(i).padStart(2, "0")}Z`, statuses[i % 5]);
+    const html = await page();
+    const replays = html.match(/data-p="\/runs\/[^"]+\/replay"/g)!;
+    expect(replays.length).toBe(21); // 35 runs: 7 each of failed, dead, skipped
+    const strip = html.split('<tr data-job="every-5">')[1]!.split('<div class="strip">')[1]!.split("</div>")[0]!;
+    const cells = [...strip.matchAll(/<i class="s (\w+)" title="([^"]+)"><\/i>/g)];
+    expect(cells.length).toBe(30);
+    expect(cells.at(-1)![2]).toBe("every-5@2026-11-23T08:34Z running"); // oldest left, newest right
+    expect(html.split('<tr data-job="hourly">')[1]!.split("</tr>")[0]).toContain('<div class="strip"></div>');
+  });
+
+  it("filters the run table by job and status, and keeps the choice in the form", async () => {
+    await seedRun("every-5@2026-11-23T08:00Z", "failed");
+    await seedRun("every-5@2026-11-23T08:05Z", "succeeded");
+    await seedRun("hourly@2026-11-23T08:00Z", "failed");
+    const html = await page("?job=every-5&status=failed");
+    const runs = html.split('<table id="runs">')[1]!;
+    expect(runs.match(/<code>[^<]+<\/code>/g)).toEqual(["<code>every-5@2026-11-23T08:00Z</code>"]);
+    expect(html).toContain("<option selected>every-5</option>");
+    expect(html).toContain("<option selected>failed</option>");
+    const anyStatus = await page("?job=every-5&status=");
+    expect(anyStatus.split('<table id="runs">')[1]!.match(/<code>[^<]+<\/code>/g)).toHaveLength(2);
+    const allJobs = await page("?job=&status=failed");
+    expect(allJobs.split('<table id="runs">')[1]!.match(/<code>[^<]+<\/code>/g)).toHaveLength(2);
+    const bad = await worker.fetch!(new Request("https://cronflare.test/?status=nope", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }) as IncomingRequest, env, createExecutionContext());
+    expect(bad.status).toBe(400);
+  });
+
+  it("shows the skew check", async () => {
+    expect(await page()).toContain('<span class="skew in-sync">in sync</span>');
+  });
+
   it("shows relative times and durations people read", () => {
     const now = Date.parse("2026-11-23T09:00:00Z");
     expect(relative("2026-11-23T09:05:00Z", now)).toBe("in 5 min");
     expect(relative("2026-11-23T06:00:00Z", now)).toBe("3 h ago");
     expect(relative("2026-11-20T09:00:00Z", now)).toBe("3 d ago");
-    const run = { created_at: "2026-11-23T09:00:00Z", started_at: null, finished_at: "2026-11-23T09:00:00.250Z" } as RunRow;
+    const run = { created_at: "2026-11-23T08:00:00Z", started_at: "2026-11-23T09:00:00Z", finished_at: "2026-11-23T09:00:00.250Z" } as RunRow;
     expect(duration(run)).toBe("250 ms");
+    expect(duration({ ...run, started_at: null })).toBe(""); // skipped, or failed before its job started
   });
 });

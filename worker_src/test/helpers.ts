@@ -63,3 +63,18 @@ export function stubFetch(answer: (call: FetchCall) => Response | Promise<Respon
   });
   return calls;
 }
+
+export const BEARER = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+
+/** A request to the Worker's fetch(); the body parsed when it is JSON. */
+export async function call(path: string, init: RequestInit = {}, e: Bindings = env) {
+  const res = await worker.fetch!(new Request(`https://cronflare.test${path}`, init) as IncomingRequest, e, createExecutionContext());
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // HTML or plain text
+  }
+  return { status: res.status, body, headers: res.headers };
+}

@@ -52,6 +52,7 @@ const plan: JobsConfig = {
   ],
   jobs,
   groups: groupsOf(jobs),
+  catalog_hash: "0123456789ab",
 };
 
 export default plan;

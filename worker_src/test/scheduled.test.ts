@@ -90,6 +90,9 @@ describe("scheduled(), tick mode", () => {
 });
 
 describe("scheduled(): many runs in one tick", () => {
+  /** The statements of D1 batches that insert runs. */
+  const inserts = (batch: { mock: { calls: [D1PreparedStatement[]][] } }) =>
+    batch.mock.calls.flatMap(([sts]) => sts).filter((st) => (st as unknown as { statement: string }).statement.startsWith("INSERT OR IGNORE INTO runs"));
   const many = (n: number, extra: (i: number) => Partial<ReturnType<typeof job>> = () => ({})) =>
     Array.from({ length: n }, (_, i) => job(`job-${String(i).padStart(4, "0")}`, "0 * * * *", extra(i)));
 
@@ -97,8 +100,7 @@ describe("scheduled(): many runs in one tick", () => {
     const { env: e, sent } = recordingEnv({ jobs: many(2600) });
     const batch = vi.spyOn(e.DB, "batch");
     await tick(e, "2026-11-23T09:00:00Z");
-    const statements = batch.mock.calls.flatMap(([sts]) => sts);
-    expect(statements.length).toBe(3); // 1,000 + 1,000 + 600
+    expect(inserts(batch).length).toBe(3); // 1,000 + 1,000 + 600
     expect(new Set(sent.map((m) => m.execution_id)).size).toBe(2600);
     expect(sent[0]).toEqual({ execution_id: "job-0000@2026-11-23T09:00Z", job: "job-0000", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron" });
     const { n } = (await env.DB.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = 'queued' AND trigger = 'cron'").first<{ n: number }>())!;
@@ -122,8 +124,7 @@ describe("scheduled(): many runs in one tick", () => {
     const { env: e } = recordingEnv({ jobs: many(400, big) });
     const batch = vi.spyOn(e.DB, "batch");
     await tick(e, "2026-11-23T09:00:00Z");
-    const bound = batch.mock.calls.flatMap(([sts]) => sts).length;
-    expect(bound).toBeGreaterThan(2); // 400 × 7 KB is about 2.8 MB
+    expect(inserts(batch).length).toBeGreaterThan(2); // 400 × 7 KB is about 2.8 MB
     const runs = await allRuns();
     expect(runs.length).toBe(400);
     expect(runs.every((r) => r.args === JSON.stringify(big(Number(r.job.slice(4))).args))).toBe(true);
@@ -137,7 +138,7 @@ describe("scheduled() refuses a plan of another version", () => {
     await tick(old, "2026-11-23T09:00:00Z");
     expect(sent).toEqual([]);
     expect(await allRuns()).toEqual([]);
-    expect(await env.DB.prepare("SELECT * FROM scheduler_state").all()).toMatchObject({ results: [] });
+    expect(await env.DB.prepare("SELECT * FROM scheduler_state WHERE key != 'skew'").all()).toMatchObject({ results: [] });
     expect(error).toHaveBeenCalledWith("scheduled() refused the plan: plan version 1; this Worker reads version 2");
   });
 

@@ -1,8 +1,11 @@
-// Apply the real migrations once, and start every test from an empty run log and scheduler state.
+// Apply the real migrations once, and start every test from an empty run log and scheduler
+// state, no paused job, and a skew check just answered "in sync" (so that a tick asks the
+// dispatcher nothing unless a test says so: test/ops.test.ts).
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, vi } from "vitest";
 import { forgetSpans } from "../src/zone";
+import { JOBS } from "./bindings";
 
 beforeAll(async () => {
   await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
@@ -11,5 +14,11 @@ beforeAll(async () => {
 beforeEach(async () => {
   vi.restoreAllMocks();
   forgetSpans(); // each test starts as a new isolate would: no zone spans but D1's
-  await env.DB.batch([env.DB.prepare("DELETE FROM runs"), env.DB.prepare("DELETE FROM scheduler_state")]);
+  const skew = { status: "in sync", message: "in sync", worker: JOBS.catalog_hash, modal: JOBS.catalog_hash, checked_at: new Date().toISOString() };
+  await env.DB.batch([
+    env.DB.prepare("DELETE FROM runs"),
+    env.DB.prepare("DELETE FROM paused_jobs"),
+    env.DB.prepare("DELETE FROM scheduler_state"),
+    env.DB.prepare("INSERT INTO scheduler_state (key, value) VALUES ('skew', ?1)").bind(JSON.stringify(skew)),
+  ]);
 });

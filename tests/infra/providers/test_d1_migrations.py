@@ -161,7 +161,7 @@ def test_each_file_and_its_record_travel_in_one_request(
     """A file's statements and its d1_migrations INSERT are one request, without params."""
     db = fake.create_database()
     provider.create(props(db))
-    [request] = [r for r in fake.received if r.body and "CREATE TABLE runs" in r.body["sql"]]
+    [request] = [r for r in fake.received if r.body and "CREATE TABLE runs (" in r.body["sql"]]
     assert request.body is not None and "params" not in request.body
     assert "INSERT INTO d1_migrations (name) VALUES ('0001_runs.sql');" in request.body["sql"]
     assert request.authorization == f"Bearer {TOKEN}"

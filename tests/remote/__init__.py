@@ -1,0 +1,3 @@
+"""The day-two commands against a live Worker: a fake one (httpx.MockTransport), then the local
+stack's real one.
+"""
