@@ -36,6 +36,8 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "e2e_latency_ms_p99": ("<=", 250.0, "ms"),
     "plan_s_10k_jobs": ("<", 1.0, "s"),
     "pulumi_mocks_s_1000_jobs": ("<", 5.0, "s"),
+    "d1_rows_read_dashboard_200k": ("<=", 2_000, "rows"),
+    "d1_rows_read_tick_200k": ("<=", 200, "rows"),  # plus the runs the tick creates: allowance()
 }
 
 
@@ -81,6 +83,29 @@ def bench_tick(quick: bool, repeats: int) -> dict[str, Any]:
         check=True,
     )
     return json.loads(done.stdout)
+
+
+def bench_reads(quick: bool) -> dict[str, Any] | None:
+    """D1 rows read by GET / and by one tick on 200,000 runs, as worker_src/test/reads.test.ts
+    seeds and counts them: the test prints its figures when CRONFLARE_READS is set. They are kept
+    whether or not the test passes (it fails while a figure is over its bound). None in a quick
+    run: vitest and the seeding take seconds, and `make test` runs that test anyway.
+    """
+    if quick:
+        return None
+    done = subprocess.run(
+        [*node(), "node_modules/vitest/vitest.mjs", "run", "test/reads.test.ts"],
+        cwd=WORKER_SRC,
+        env={**os.environ, "CRONFLARE_READS": "1", "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+    )
+    for line in done.stdout.splitlines():
+        _, found, figures = line.partition("CRONFLARE_READS ")
+        if found:
+            return json.loads(figures)
+    output = done.stdout + done.stderr
+    raise RuntimeError(f"test/reads.test.ts printed no figures (exit {done.returncode}):\n{output}")
 
 
 def bench_bundle() -> int:
@@ -240,6 +265,8 @@ def collect(quick: bool) -> dict[str, Any]:
     pulumi = bench_pulumi(pulumi_jobs, repeats)
     log("trigger-to-start latency in the local stack")
     latency = bench_latency(5 if quick else 250)
+    log("D1 rows read on 200,000 runs (worker_src/test/reads.test.ts)")
+    reads = bench_reads(quick)
     largest = str(max(int(n) for n in tick["tick_us_per_job"]))
     cold = {k: tick[k] for k in ("tick_cold_ms_10k_jobs", "worker_startup_ms_10k_jobs",
                                  "workerd_rss_mb_10k_jobs", "catchup_60m_ms_10k_jobs")}  # fmt: skip
@@ -259,19 +286,28 @@ def collect(quick: bool) -> dict[str, Any]:
         "pulumi_mocks_s_1000_jobs": pulumi["run"]["median"],
         "cloudflare_resources_1_job": pulumi["resources_1"],
         "cloudflare_resources_1000_jobs": pulumi[f"resources_{pulumi_jobs}"],
+        "d1_rows_read_dashboard_200k": (reads or {}).get("d1_rows_read_dashboard_200k"),
+        "d1_rows_read_tick_200k": (reads or {}).get("d1_rows_read_tick_200k"),
         "details": {
             "tick": tick,
             "plan": {"jobs": plan_jobs, **plan_s},
             "pulumi": {"jobs": pulumi_jobs, **pulumi},
             "latency": latency,
+            "reads": reads,
         },
     }
 
 
-def verdict(key: str, value: float) -> str:
-    """met / MISSED against the figures of docs/ARCHITECTURE.md."""
+def allowance(r: dict[str, Any], key: str) -> int:
+    """What a figure may read beyond its target: a tick, one row per run it creates."""
+    reads = r["details"].get("reads") or {}
+    return reads.get("tick_created", 0) if key == "d1_rows_read_tick_200k" else 0
+
+
+def verdict(key: str, value: float, plus: float = 0) -> str:
+    """met / MISSED against the figures of docs/ARCHITECTURE.md (and the target's allowance)."""
     op, target, _ = TARGETS[key]
-    ok = value <= target if op == "<=" else value < target
+    ok = value <= target + plus if op == "<=" else value < target + plus
     return "met" if ok else "**MISSED**"
 
 
@@ -283,17 +319,34 @@ def tables(r: dict[str, Any]) -> str:
 
     def row(key: str, value: float | None, fmt: str, how: str) -> str:
         op, target, unit = TARGETS[key]
+        plus = allowance(r, key)
         shown = f"{target:,.0f}" if target >= 100 else f"{target:g}"
-        if value is None:  # a quick run measures no 10,000-job isolate
+        shown += f" + {plus:,}" if plus else ""
+        if value is None:  # a quick run measures no 10,000-job isolate, no 200,000-run log
             return f"| `{key}` | – | {op} {shown} {unit} | not measured | {how} |"
         return (
-            f"| `{key}` | {format(value, fmt)} | {op} {shown} {unit} | {verdict(key, value)} "
-            f"| {how} |"
+            f"| `{key}` | {format(value, fmt)} | {op} {shown} {unit} "
+            f"| {verdict(key, value, plus)} | {how} |"
         )
 
     largest = str(max(int(n) for n in tick["tick_us_per_job"]))
     t10k = tick["tick_us_per_job"][largest]
     naive = tick["naive_us_per_job"][largest]["median"]
+    reads = d.get("reads")
+    if reads:
+        small = reads["routes_2k"]["GET /"]
+        worst = max((k for k in reads["routes_200k"] if k != "GET /"), key=reads["routes_200k"].get)
+        dashboard_how = (
+            f"GET / (the dashboard), meta.rows_read over its queries; 200,000 runs over 400 days, "
+            f"50 jobs; {small:,} on 2,000 runs; of the other routes, {worst} reads the most: "
+            f"{reads['routes_200k'][worst]:,}"
+        )
+        tick_how = (
+            f"one tick at {reads['tick_at'][11:16]} UTC creating {reads['tick_created']} runs "
+            f"(the allowance), same log; {reads['tick_2k']:,} on 2,000 runs"
+        )
+    else:
+        dashboard_how = tick_how = "worker_src/test/reads.test.ts, not in a quick run"
     equal = r["cloudflare_resources_1_job"] == r["cloudflare_resources_1000_jobs"]
     same = "met" if equal else "**MISSED**"
     lines = [
@@ -336,6 +389,8 @@ def tables(r: dict[str, Any]) -> str:
         f"{same} | `cloudflare:` resources the program registers |",
         f"| `cloudflare_resources_1000_jobs` | {r['cloudflare_resources_1000_jobs']} | = 1 job's | "
         "| |",
+        row("d1_rows_read_dashboard_200k", r["d1_rows_read_dashboard_200k"], ",d", dashboard_how),
+        row("d1_rows_read_tick_200k", r["d1_rows_read_tick_200k"], ",d", tick_how),
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -363,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         if results[key] is None:
             log(f"{key}: not measured in a quick run")
         else:
-            log(f"{key} = {results[key]:.4g}: {verdict(key, results[key]).strip('*')}")
+            met = verdict(key, results[key], allowance(results, key))
+            log(f"{key} = {results[key]:.4g}: {met.strip('*')}")
     return 0
 
 

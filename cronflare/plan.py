@@ -85,6 +85,8 @@ class DeployPlan(Frozen):
     cron_triggers: tuple[str, ...]
     catchup_window_minutes: int
     report_timeout_seconds: int
+    run_retention_days: int
+    alert_on: tuple[str, ...]
     queues: Queues
     schedules: tuple[tuple[Any, ...], ...]  # distinct compiled schedules, shared by index
     jobs: tuple[WorkerJob, ...]
@@ -113,6 +115,8 @@ class DeployPlan(Frozen):
                 "cron_triggers",
                 "catchup_window_minutes",
                 "report_timeout_seconds",
+                "run_retention_days",
+                "alert_on",
                 "queues",
                 "schedules",
                 "jobs",
@@ -246,6 +250,8 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
         cron_triggers=triggers,
         catchup_window_minutes=settings.catchup_window_minutes,
         report_timeout_seconds=report_timeout(resolved.jobs),
+        run_retention_days=settings.run_retention_days,
+        alert_on=settings.alert_on,
         queues=Queues(
             jobs=f"{prefix}-jobs",
             dead_letter=f"{prefix}-jobs-dlq",

@@ -41,6 +41,9 @@ class SecretRef:
         return "[secret]"
 
 
+AlertOn = Literal["dead", "failed", "skipped", "missed"]
+
+
 class Settings(BaseModel):
     """One stack's settings. Field names are snake_case; config keys are their camelCase aliases."""
 
@@ -59,6 +62,10 @@ class Settings(BaseModel):
     trigger_mode: Literal["auto", "native", "tick"] = "auto"
     modal_environment: str = Field(default="main", min_length=1)
     catchup_window_minutes: int = Field(default=60, ge=0, le=1440)
+    # Runs whose scheduled time is older are pruned from the run log; counts over all time stay.
+    run_retention_days: int = Field(default=90, ge=1, le=3650)
+    # What the alert webhook hears of (docs/WORKER.md, Alerts).
+    alert_on: tuple[AlertOn, ...] = ("dead",)
     queue_batch_size: int = Field(default=10, ge=1, le=100)
     queue_max_retries: int = Field(default=5, ge=0, le=100)
     queue_max_wait_time_ms: int = Field(default=50, ge=0, le=60_000)
@@ -73,6 +80,13 @@ class Settings(BaseModel):
     jobs: dict[str, JobOverride] = Field(default_factory=dict)
     # Overrides of the dated price table that `cronflare cost` uses (cronflare/cost/prices.py).
     prices: Prices = Field(default_factory=Prices)
+
+    @field_validator("alert_on")
+    @classmethod
+    def _alert_on(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("names a status twice")
+        return value
 
     @field_validator("account_id")
     @classmethod

@@ -91,6 +91,8 @@ def test_the_worker_view_has_what_the_worker_reads_and_no_secret():
         "cron_triggers",
         "catchup_window_minutes",
         "report_timeout_seconds",
+        "run_retention_days",
+        "alert_on",
         "queues",
         "schedules",
         "jobs",

@@ -121,3 +121,21 @@ def test_defaults_without_a_stack():
         "free",
         5,
     )
+
+
+def test_retention_and_alert_keys_are_checked_and_their_errors_name_the_key():
+    """runRetentionDays is at least 1; alertOn holds known statuses, each once."""
+    good = settings_from_config(
+        {"runRetentionDays": 30, "alertOn": ["dead", "missed"]}, "dev", require_account=False
+    )
+    assert good.run_retention_days == 30 and good.alert_on == ("dead", "missed")
+    assert settings_from_config({}, "dev", require_account=False).alert_on == ("dead",)
+    with pytest.raises(CatalogError) as caught:
+        settings_from_config(
+            {"runRetentionDays": 0, "alertOn": ["dead", "sometimes"]}, "dev", require_account=False
+        )
+    lines = caught.value.problems
+    assert any(line.startswith("config cronflare:runRetentionDays:") for line in lines), lines
+    assert any(line.startswith("config cronflare:alertOn.1:") for line in lines), lines
+    with pytest.raises(CatalogError, match=r"alertOn: .*twice"):
+        settings_from_config({"alertOn": ["dead", "dead"]}, "dev", require_account=False)

@@ -39,19 +39,26 @@ GPU_PRICE_KEY = {
 
 # What the Worker's SQL costs in D1 (worker_src/src/runs.ts), counted with D1's own
 # meta.rows_written and meta.rows_read in local workerd (the same SQLite engine as D1), with the
-# run log's schema (worker_src/migrations): a row written to `runs` also writes its primary-key
-# index entry and one entry in each index whose columns change.
-D1_WRITTEN_PER_RUN = 11  # insertRuns 5 (row, pk, 3 indexes), markDispatched 3, terminal setStatus 3
-D1_READ_PER_RUN = 8  # insertRuns 2, getRun 1 + markDispatched 2, callback getRun 1 + setStatus 2
+# run log's schema (worker_src/migrations, 0004): a row written to `runs` also writes its
+# primary-key entry and one entry in each of its 4 indexes whose columns change; a run that ends
+# moves a counter; retention deletes about one old run per new one.
+# insertRuns 1 read, 6 written; dispatch: getRun 1 + markDispatched 1 read, 3 written, and the
+# batch's own reads (last minute, pruning, the alert outbox: about 5, counted per run as if
+# each batch carried one); report: getRun 1 + setStatus 1 read, 5 written (row, 2 indexes,
+# counter); pruning one old run: 4 read, 1 written.
+D1_WRITTEN_PER_RUN = 15
+D1_READ_PER_RUN = 14
 D1_WRITTEN_PER_MINUTE = 1  # advanceMinute, once per newly evaluated minute
-D1_READ_PER_SCHEDULED = 7  # lastMinute 1, advanceMinute 1, failSilentRuns 5 (index probes)
-D1_WRITTEN_PER_RETRY = 3  # noteAttempt
+# state 3, advanceMinute 1, failSilentRuns 3, pruning 2, the alert outbox 2
+D1_READ_PER_SCHEDULED = 11
+D1_WRITTEN_PER_RETRY = 1  # noteAttempt (no index holds what it changes)
 D1_READ_PER_RETRY = 2  # getRun 1, noteAttempt 1
 # Cloudflare Queues: a message under 64 KB is 1 write, 1 read and 1 delete; a retry 1 more read.
 QUEUE_OPS_PER_RUN = 3
 QUEUE_OPS_PER_RETRY = 1
 # The run log grows by about this much per run, indexes included (measured near 350 bytes with
-# short ids; real execution ids, times and errors are longer). Nothing deletes old runs.
+# short ids; real execution ids, times and errors are longer). Runs older than
+# runRetentionDays are pruned, so the log levels off at about runRetentionDays of runs.
 D1_BYTES_PER_RUN = 500
 # The dispatcher answers within about a second, then waits out the scaledown window.
 DISPATCH_BUSY_S = 1
@@ -131,7 +138,8 @@ class CloudflareCost(Frozen):
     queue_operations: Meter
     d1_rows_written: Meter
     d1_rows_read: Meter
-    d1_storage_mb_per_month: float  # the run log keeps every run: it only grows
+    d1_storage_mb_per_month: float  # how fast the run log grows until retention prunes it
+    d1_storage_mb_retained: float  # its size once it holds runRetentionDays of runs
     plan_needed: CloudflarePlanName
     reasons: tuple[str, ...]  # which allowance the free plan lacks; empty when it fits
     why: str  # the reasons in one line, or how close the fullest allowance comes
@@ -470,6 +478,11 @@ def cloudflare_cost(
         d1_rows_written=usage["d1_rows_written"],
         d1_rows_read=usage["d1_rows_read"],
         d1_storage_mb_per_month=total_runs * D1_BYTES_PER_RUN / 1e6,
+        d1_storage_mb_retained=total_runs
+        / (end - start).days
+        * plan.run_retention_days
+        * D1_BYTES_PER_RUN
+        / 1e6,
         plan_needed=plan_needed,
         reasons=tuple(reasons),
         why=why,
@@ -806,8 +819,9 @@ def render(report: CostReport, p: Prices, console: Console) -> None:
     price = "" if cf.plan_needed == "free" else f" ({_usd(cf.usd_per_month)}/month)"
     console.print(f"Cloudflare plan needed: {cf.plan_needed}{price}: {cf.why}", markup=False)
     console.print(
-        f"The run log grows about {cf.d1_storage_mb_per_month:,.1f} MB a month (free plan: "
-        f"{p.d1_free_database_mb:,} MB per database).",
+        f"The run log grows about {cf.d1_storage_mb_per_month:,.1f} MB a month and levels off "
+        f"near {cf.d1_storage_mb_retained:,.1f} MB, once it holds runRetentionDays of runs "
+        f"(free plan: {p.d1_free_database_mb:,} MB per database).",
         markup=False,
     )
     console.print(comparison_table(report))

@@ -150,14 +150,16 @@ def test_hand_computed_catalog():
     assert cf.worker_invocations.per_day_peak == 1_465 + 1_440 + 1_465  # 4,370
     assert cf.worker_invocations.per_month == 30 * 4_370
     assert cf.queue_operations.per_day_peak == 3 * 1_465  # 4,395
-    assert cf.d1_rows_written.per_day_peak == 11 * 1_465 + 1_440  # 17,555
-    assert cf.d1_rows_written.per_month == 11 * 43_950 + 43_200  # 526,650
-    assert cf.d1_rows_read.per_day_peak == 8 * 1_465 + 7 * 1_465  # 21,975
+    assert cf.d1_rows_written.per_day_peak == 15 * 1_465 + 1_440  # 23,415
+    assert cf.d1_rows_written.per_month == 15 * 43_950 + 43_200  # 702,450
+    assert cf.d1_rows_read.per_day_peak == 14 * 1_465 + 11 * 1_465  # 36,625
     assert cf.plan_needed == "free" and cf.usd_per_month == 0
     assert (
         cf.why
         == "every daily allowance fits; the fullest is Queue operations, 44.0% on the busiest day"
     )
+
+    assert cf.d1_storage_mb_retained == pytest.approx(1_465 * 90 * 500 / 1e6)  # 65.9 MB
 
     # The dispatcher is busy 1 s every minute and idles the other 59: 43,200 min x 60 s.
     compute = 0.9072 + 2.0097 + 3.888
@@ -187,12 +189,12 @@ def test_queue_operations_beyond_the_free_allowance_need_the_paid_plan():
 def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():
     """At the allowance the free plan still fits; one row written over it needs paid."""
     busy = report(every_minute(1)).cloudflare.d1_rows_written.per_day_peak
-    assert busy == 11 * 1_440 + 1_440
+    assert busy == 15 * 1_440 + 1_440
     at = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy))
     over = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy - 1))
     assert at.cloudflare_plan_needed == "free"
     assert over.cloudflare_plan_needed == "paid"
-    assert over.cloudflare.reasons[0].startswith("D1 rows written: 17,280 on the busiest day")
+    assert over.cloudflare.reasons[0].startswith("D1 rows written: 23,040 on the busiest day")
 
 
 def test_paid_usage_beyond_the_included_amounts_is_billed():

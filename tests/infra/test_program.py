@@ -541,11 +541,13 @@ def test_pulumi_yaml_declares_every_setting_with_its_type_and_default():
         assert f"#   {key} " in comment, key
     for key, decl in declared.items():
         name, field = fields[key]
-        kind = {int: "integer", str: "string"}[type(Settings().__getattribute__(name) or "")]
+        value = Settings().__getattribute__(name)
+        kind = {int: "integer", str: "string", tuple: "array"}[type(value or "")]
         if key in REQUIRED:
             assert "default" not in decl, key
             assert decl["type"] == "string", key
         else:
             assert decl["type"] == kind, key
-            assert decl["default"] == field.default, key
+            default = list(field.default) if kind == "array" else field.default
+            assert decl["default"] == default, key
         assert decl.get("description"), key

@@ -39,13 +39,31 @@ const mf = new Miniflare(
   }),
 );
 
+/** A migration's statements: each ends with a ";" at the end of a line, and a CREATE TRIGGER's
+ * with its "END;" line (its body's statements end with ";" too). */
+function splitSql(sql) {
+  const statements = [];
+  let current = [];
+  for (const line of sql.split("\n")) {
+    current.push(line);
+    const text = current.join("\n").trim();
+    const trigger = /^CREATE\s+TRIGGER\b/i.test(text);
+    if (trigger ? /^\s*END;\s*$/i.test(line) : /;\s*$/.test(line)) {
+      statements.push(trigger ? text : text.replace(/;\s*$/, ""));
+      current = [];
+    }
+  }
+  const rest = current.join("\n").trim();
+  return rest ? [...statements, rest] : statements;
+}
+
 async function migrate(db) {
   await db.prepare("CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)").run();
   const done = new Set((await db.prepare("SELECT name FROM d1_migrations").all()).results.map((r) => r.name));
   for (const name of readdirSync(root + "migrations").filter((n) => n.endsWith(".sql")).sort()) {
     if (done.has(name)) continue;
     const sql = readFileSync(`${root}migrations/${name}`, "utf8").replace(/--.*$/gm, "");
-    const statements = sql.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean);
+    const statements = splitSql(sql);
     await db.batch([...statements.map((s) => db.prepare(s)), db.prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(name)]);
   }
 }

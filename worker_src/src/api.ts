@@ -3,11 +3,12 @@ import { renderDashboard } from "./dashboard";
 import { planError, upcoming } from "./due";
 import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
 import { backfill, jobNamed, pause, refuseIfPaused, resume } from "./ops";
-import { getRun, insertRuns, iso, lastRuns, listRuns, pausedJobs, recentRuns, setStatus, stateValue, statusCounts } from "./runs";
+import { flushAlerts } from "./alerts";
+import { getRun, insertRuns, iso, listRuns, NEVER_REPORTED, pausedJobs, recentRuns, type RunRowsByJob, setStatus, stateValue, statusCounts } from "./runs";
 import { readSkew } from "./skew";
 import { verify } from "./signing";
 import { enqueue } from "./tick";
-import { type Env, type RunStatus, TERMINAL } from "./types";
+import { type Env, type RunRow, type RunStatus, TERMINAL } from "./types";
 
 const STATUSES: RunStatus[] = ["queued", "dispatched", "running", ...TERMINAL];
 const REPLAYABLE = TERMINAL.slice(1); // failed, dead, skipped
@@ -52,12 +53,12 @@ async function route(req: Request, env: Env): Promise<Response> {
   }
   if (path === "/jobs") {
     allow(method, "GET");
-    const [jobs, skew] = await Promise.all([jobsWithNextRuns(env), stateValue(env.DB, "skew")]);
+    const [jobs, skew] = await Promise.all([jobsWithNextRuns(env, recentRuns(env.DB, names(env), 1)), stateValue(env.DB, "skew")]);
     return json({ jobs, skew: readSkew(skew, env.JOBS.catalog_hash) });
   }
   if (path === "/stats") {
     allow(method, "GET");
-    return json({ counts: await statusCounts(env.DB) });
+    return json(await statusCounts(env.DB));
   }
   if (path === "/runs") {
     allow(method, "GET");
@@ -127,16 +128,39 @@ async function callback(req: Request, env: Env, id: string): Promise<Response> {
   const result = textField(body, "result");
   const run = await getRun(env.DB, id);
   if (!run) throw new HttpError(404, "no such run");
-  const changed = await setStatus(env.DB, id, status, {
+  const fields = {
     started_at: started ?? undefined,
     finished_at: status === "running" ? undefined : (finished ?? iso()),
     last_error: status === "failed" ? (error ?? "failed") : null,
     result: status === "running" ? null : result,
-  });
-  if (changed) return json({ execution_id: id, status });
-  const now = await getRun(env.DB, id);
-  if (now?.status === status) return json({ execution_id: id, status, duplicate: true });
-  return json({ error: `run is already ${now?.status}` }, 409);
+  };
+  let answer: Response;
+  if (await setStatus(env.DB, id, status, fields)) answer = json({ execution_id: id, status });
+  else {
+    const now = await getRun(env.DB, id);
+    if (status !== "running" && now && (await correct(env.DB, now, status, fields))) answer = json({ execution_id: id, status, corrected: now.status });
+    else if (now?.status === status) answer = json({ execution_id: id, status, duplicate: true });
+    else answer = json({ error: `run is already ${now?.status}` }, 409);
+  }
+  if (status === "failed") await flushAlerts(env).catch((err) => console.error(`alerts: ${String(err)}`));
+  return answer;
+}
+
+/**
+ * A signed report is first-hand evidence: it wins over `dead` (its dispatch timed out, yet it
+ * spawned) and over the report timeout's `failed`, and the run says so. Every other terminal
+ * status stays final. Whether the run changed.
+ */
+async function correct(db: D1Database, run: RunRow, status: "succeeded" | "failed", fields: { started_at?: string; finished_at?: string; last_error: string | null; result: string | null }): Promise<boolean> {
+  if (!(run.status === "dead" || (run.status === "failed" && run.last_error === NEVER_REPORTED))) return false;
+  const note = `reported ${status} after being marked ${run.status}${fields.last_error ? `: ${fields.last_error}` : ""}`;
+  const res = await db
+    .prepare(
+      "UPDATE runs SET status = ?2, last_error = ?3, started_at = COALESCE(started_at, ?4), finished_at = ?5, result = COALESCE(?6, result), updated_at = ?7 WHERE execution_id = ?1 AND status = ?8 AND last_error IS ?9",
+    )
+    .bind(run.execution_id, status, note, fields.started_at ?? null, fields.finished_at ?? iso(), fields.result, iso(), run.status, run.last_error)
+    .run();
+  return res.meta.changes > 0;
 }
 
 /** An optional string field, cut to its first 2000 characters; null when absent. */
@@ -194,29 +218,33 @@ async function replay(env: Env, id: string): Promise<Response> {
   return json({ execution_id: id, status: "queued" }, 202);
 }
 
-async function jobsWithNextRuns(env: Env) {
+const names = (env: Env) => env.JOBS.jobs.map((j) => j.name);
+
+/** Every job of the plan with its next fire times, last run (the first of `recent`) and pause. */
+async function jobsWithNextRuns(env: Env, recent: Promise<RunRowsByJob>) {
   const cfg = env.JOBS;
   const error = planError(cfg);
   if (error) throw new HttpError(503, error);
-  const [last, paused] = await Promise.all([lastRuns(env.DB), pausedJobs(env.DB)]);
+  const [runs, paused] = await Promise.all([recent, pausedJobs(env.DB)]);
   const now = Date.now();
   const next = new Map<string, string[]>(); // jobs with one schedule and timezone share them
   return cfg.jobs.map((job) => {
     const key = `${job.s} ${job.timezone}`;
     let times = next.get(key);
     if (job.enabled && !times) next.set(key, (times = upcoming(cfg, job, now, 3).map((t) => iso(t))));
-    return { ...job, next: (job.enabled && times) || [], last: last.get(job.name) ?? null, paused: paused.get(job.name) ?? null };
+    return { ...job, next: (job.enabled && times) || [], last: runs.get(job.name)?.[0] ?? null, paused: paused.get(job.name) ?? null };
   });
 }
 
 async function dashboard(env: Env, url: URL): Promise<Response> {
   const filter = runFilter(url);
-  const [jobs, runs, counts, skew, strips, action] = await Promise.all([
-    jobsWithNextRuns(env),
+  const recent = recentRuns(env.DB, names(env), 30);
+  const [jobs, runs, { counts }, skew, strips, action] = await Promise.all([
+    jobsWithNextRuns(env, recent),
     listRuns(env.DB, filter),
     statusCounts(env.DB),
     stateValue(env.DB, "skew"),
-    recentRuns(env.DB, env.JOBS.jobs.map((j) => j.name)),
+    recent,
     actionToken(env.ADMIN_TOKEN),
   ]);
   const html = renderDashboard({
@@ -225,7 +253,7 @@ async function dashboard(env: Env, url: URL): Promise<Response> {
     runs,
     counts,
     now: Date.now(),
-    strips,
+    strips: Object.fromEntries(strips),
     skew: readSkew(skew, env.JOBS.catalog_hash),
     filter,
     statuses: STATUSES,

@@ -7,7 +7,7 @@ import type { Compiled } from "./types";
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+export const DAY = 24 * HOUR;
 
 /** A wall-clock minute's fields: month 1-12, weekday 0 (Sunday) to 6, dim = days in its month. */
 export interface Fields {

@@ -1,6 +1,8 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
 import { isObject } from "./http";
-import { getRun, markDispatched, noteAttempt, setStatus } from "./runs";
+import { flushAlerts } from "./alerts";
+import { DAY } from "./cron";
+import { getRun, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage, Trigger } from "./types";
 import { TERMINAL, TRIGGERS } from "./types";
@@ -76,23 +78,24 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
   return { kind: "ack" };
 }
 
-/** A message past its retries: the run is dead; tell the alert webhook when there is one. */
+/** A message past its retries: the run is dead (its alert leaves through the outbox). */
 export async function deadLetter(env: Env, msg: Message<JobMessage>): Promise<void> {
   const run = await getRun(env.DB, msg.body.execution_id);
   if (run && TERMINAL.includes(run.status)) return;
   const reason = `dead-lettered after ${run?.attempts ?? "?"} attempts; last error: ${run?.last_error ?? "none"}`;
   await setStatus(env.DB, msg.body.execution_id, "dead", { last_error: reason });
-  if (env.ALERT_WEBHOOK_URL) {
-    try {
-      await fetch(env.ALERT_WEBHOOK_URL, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ event: "run.dead", ...msg.body, reason }),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      console.error(`alert webhook failed for ${msg.body.execution_id}: ${String(err)}`);
-    }
+}
+
+/** After a batch: prune two old runs per message (so the log shrinks as fast as it grows, with
+ * the backlog caught up), and send what alerts are waiting. Neither may fail the batch. */
+async function afterBatch(env: Env, messages: number, dead: boolean): Promise<void> {
+  try {
+    // Retention counts back from the last minute the scheduler evaluated: the log's own clock.
+    const last = dead ? null : await stateValue(env.DB, "last_minute");
+    if (last) await pruneRuns(env.DB, Date.parse(last) - env.JOBS.run_retention_days * DAY, Math.min(2 * messages, 1000));
+    await flushAlerts(env);
+  } catch (err) {
+    console.error(`after the batch: ${String(err)}`);
   }
 }
 
@@ -121,6 +124,7 @@ export async function onQueue(batch: MessageBatch<JobMessage>, env: Env): Promis
       }
     }),
   );
+  await afterBatch(env, batch.messages.length, dead);
 }
 
 function isJobMessage(body: unknown): body is JobMessage {

@@ -24,23 +24,24 @@ const INSERT_BYTES = 1_000_000;
 
 /** Insert runs that do not exist yet; return the messages of the queued ones this call created.
  * One statement per minute (and per 1,000 runs) over a JSON array of job names, not one per
- * run: a tick with 2,500 due runs binds one statement, and D1 hands back only the new ids
- * (docs/WORKER.md). */
+ * run: a tick with 2,500 due runs binds one statement. D1 reads one row per name and none per
+ * insert, so a tick's reads grow with the runs it creates and not with the log (no RETURNING,
+ * which reads each new row back twice): `changes` says whether every run was new, as a tick's
+ * nearly always are, or none; only a mix asks which (docs/WORKER.md). */
 export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMessage[]> {
   const now = iso();
+  const name = "IIF(type = 'array', value ->> 0, value)";
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args)
-     SELECT name || ?2, name, ?3, ?4, ?5, ?6, ?7, ?7, ?8, args
-     FROM (SELECT IIF(type = 'array', value ->> 0, value) AS name, IIF(type = 'array', value ->> 1, NULL) AS args FROM json_each(?1))
-     RETURNING execution_id`,
+    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) SELECT ${name} || ?2, ${name}, ?3, ?4, ?5, ?6, ?7, ?7, ?8, IIF(type = 'array', value ->> 1, NULL) FROM json_each(?1)`,
   );
   const statements: D1PreparedStatement[] = [];
-  const chunks: { set: NewRuns; jobs: NewRuns["jobs"] }[] = [];
+  const chunks: { set: NewRuns; jobs: NewRuns["jobs"]; json: string }[] = [];
   for (const set of sets) {
     const add = (jobs: NewRuns["jobs"]) => {
+      const json = JSON.stringify(jobs);
       const finished = set.status === "skipped" ? now : null;
-      statements.push(insert.bind(JSON.stringify(jobs), set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished));
-      chunks.push({ set, jobs });
+      statements.push(insert.bind(json, set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished));
+      chunks.push({ set, jobs, json });
     };
     let start = 0;
     let bytes = 0;
@@ -56,15 +57,18 @@ export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMe
     if (start < set.jobs.length) add(start ? set.jobs.slice(start) : set.jobs);
   }
   const created: JobMessage[] = [];
+  let skipped = 0;
   for (let i = 0; i < statements.length; i += 500) {
-    const results = await db.batch<{ execution_id: string }>(statements.slice(i, i + 500));
+    const results = await db.batch(statements.slice(i, i + 500));
     for (let j = 0; j < results.length; j++) {
-      const { set, jobs } = chunks[i + j]!;
-      if (set.status !== "queued") continue;
+      const { set, jobs, json } = chunks[i + j]!;
+      const changes = results[j]!.meta.changes;
+      if (set.status === "skipped") skipped += changes;
+      if (set.status !== "queued" || changes === 0) continue;
       const { suffix, scheduled_time, trigger } = set;
-      // All new, as a tick's runs nearly always are; otherwise only those D1 says it created.
-      const rows = results[j]!.results;
-      const isNew = rows.length === jobs.length ? null : new Set(rows.map((r) => r.execution_id));
+      // Some were new, some not (a backfill, a manual fire of the same minute): the new ones are
+      // those this call stamped.
+      const isNew = changes === jobs.length ? null : await createdAt(db, json, suffix, now);
       for (let k = 0; k < jobs.length; k++) {
         const job = jobs[k]!;
         const name = typeof job === "string" ? job : job[0];
@@ -73,7 +77,23 @@ export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMe
       }
     }
   }
+  // A run recorded already skipped never passes through runs_end (migrations/0004): count it here.
+  if (skipped) await bump(db, "runs:skipped", skipped);
   return created;
+}
+
+/** The ids among a chunk's runs that were created at `now`. */
+async function createdAt(db: D1Database, json: string, suffix: string, now: string): Promise<Set<string>> {
+  const { results } = await db
+    .prepare("SELECT execution_id FROM runs WHERE execution_id IN (SELECT IIF(type = 'array', value ->> 0, value) || ?2 FROM json_each(?1)) AND created_at = ?3")
+    .bind(json, suffix, now)
+    .all<{ execution_id: string }>();
+  return new Set(results.map((r) => r.execution_id));
+}
+
+/** Add `n` to a counter of `counters` (migrations/0004): what is counted over all time. */
+export async function bump(db: D1Database, name: string, n = 1): Promise<void> {
+  await db.prepare("INSERT INTO counters (name, n) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n").bind(name, n).run();
 }
 
 export async function getRun(db: D1Database, id: string): Promise<RunRow | null> {
@@ -109,12 +129,15 @@ export async function markDispatched(db: D1Database, id: string, attempts: numbe
     .run();
 }
 
+/** What the report timeout writes; a late report from the job itself still wins over it. */
+export const NEVER_REPORTED = "the job never reported";
+
 /** A run dispatched or running with no word since `before` will never report (its container was
  * killed, say): fail it, so that every run still ends. */
 export async function failSilentRuns(db: D1Database, before: number): Promise<void> {
   await db
-    .prepare("UPDATE runs SET status = 'failed', last_error = 'the job never reported', finished_at = ?1, updated_at = ?1 WHERE status IN ('dispatched', 'running') AND updated_at < ?2")
-    .bind(iso(), iso(before))
+    .prepare("UPDATE runs SET status = 'failed', last_error = ?3, finished_at = ?1, updated_at = ?1 WHERE status IN ('dispatched', 'running') AND updated_at < ?2")
+    .bind(iso(), iso(before), NEVER_REPORTED)
     .run();
 }
 
@@ -126,42 +149,64 @@ export async function noteAttempt(db: D1Database, id: string, attempts: number, 
     .run();
 }
 
+/** Runs newest first, filtered by job and status: each filter walks its own index for at most
+ * `limit` rows (migrations/0004), whatever the size of the log. */
 export async function listRuns(
   db: D1Database,
   filter: { job?: string | null; status?: string | null; limit: number },
 ): Promise<RunRow[]> {
+  const where: string[] = [];
+  const values: unknown[] = [filter.limit];
+  for (const [column, value] of [["job", filter.job], ["status", filter.status]] as const) {
+    if (value) where.push(`${column} = ?${values.push(value)}`);
+  }
   const { results } = await db
-    .prepare(
-      `SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY scheduled_time DESC, execution_id LIMIT ?3`,
-    )
-    .bind(filter.job ?? null, filter.status ?? null, filter.limit)
+    .prepare(`SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY scheduled_time DESC, execution_id LIMIT ?1`)
+    .bind(...values)
     .all<RunRow>();
   return results;
 }
 
-/** The last run of each job, for /jobs and the dashboard. */
-export async function lastRuns(db: D1Database): Promise<Map<string, RunRow>> {
-  const { results } = await db
-    .prepare(
-      `SELECT r.* FROM runs r JOIN (SELECT job, MAX(scheduled_time) AS t FROM runs GROUP BY job) m ON r.job = m.job AND r.scheduled_time = m.t`,
-    )
-    .all<RunRow>();
-  return new Map(results.map((r) => [r.job, r]));
-}
+export type RunRowsByJob = Map<string, RunRow[]>;
 
-/** Each job's last `count` runs, newest first (the dashboard's status strips): one indexed
- * read of at most `count` rows per job, for the first 500 jobs. */
-export async function recentRuns(db: D1Database, jobs: string[], count = 30): Promise<Record<string, Pick<RunRow, "execution_id" | "status">[]>> {
-  const recent = db.prepare("SELECT execution_id, status FROM runs WHERE job = ?1 ORDER BY scheduled_time DESC LIMIT ?2");
+/** Each job's last `count` runs, newest first: one indexed read of at most `count` rows per job
+ * (the first 500 jobs), for the last run of /jobs and the dashboard's status strips. */
+export async function recentRuns(db: D1Database, jobs: string[], count: number): Promise<RunRowsByJob> {
+  const recent = db.prepare("SELECT * FROM runs WHERE job = ?1 ORDER BY scheduled_time DESC LIMIT ?2");
   const shown = jobs.slice(0, 500);
-  if (!shown.length) return {};
-  const results = await db.batch<Pick<RunRow, "execution_id" | "status">>(shown.map((job) => recent.bind(job, count)));
-  return Object.fromEntries(shown.map((job, i) => [job, results[i]!.results]));
+  const results = shown.length ? await db.batch<RunRow>(shown.map((job) => recent.bind(job, count))) : [];
+  return new Map(shown.map((job, i) => [job, results[i]!.results]));
 }
 
-export async function statusCounts(db: D1Database): Promise<Record<string, number>> {
-  const { results } = await db.prepare("SELECT status, COUNT(*) AS n FROM runs GROUP BY status").all<{ status: string; n: number }>();
-  return Object.fromEntries(results.map((r) => [r.status, r.n]));
+/** Runs by status over all time: ended runs from `counters`, which pruning leaves alone, and
+ * those still in flight from the log itself (by index: only they are read). */
+export async function statusCounts(db: D1Database): Promise<{ counts: Record<string, number>; alerts: Record<string, number> }> {
+  const [counters, live] = await db.batch<{ name: string; n: number }>([
+    db.prepare("SELECT name, n FROM counters"),
+    db.prepare("SELECT status AS name, COUNT(*) AS n FROM runs WHERE status IN ('queued', 'dispatched', 'running') GROUP BY status"),
+  ]);
+  const counts: Record<string, number> = {};
+  const alerts: Record<string, number> = {};
+  for (const { name, n } of counters!.results) {
+    const [kind, key] = name.split(":") as [string, string];
+    if (kind === "runs") counts[key] = n;
+    else if (kind === "alerts") alerts[key] = n;
+  }
+  for (const { name, n } of live!.results) counts[name] = n;
+  return { counts, alerts };
+}
+
+/** Delete at most `limit` ended runs scheduled before `before`, oldest first, along runs_time;
+ * what they counted stays in `counters`. (`<>` chains, not IN: an IN list costs D1 a row read
+ * per row tested.) */
+export async function pruneRuns(db: D1Database, before: number, limit: number): Promise<number> {
+  const res = await db
+    .prepare(
+      "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_time WHERE scheduled_time < ?1 AND status <> 'queued' AND status <> 'dispatched' AND status <> 'running' ORDER BY scheduled_time LIMIT ?2)",
+    )
+    .bind(iso(before), limit)
+    .run();
+  return res.meta.changes;
 }
 
 /** A paused job: why, and since when. */

@@ -1,10 +1,14 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
-import { HOUR, MINUTE } from "./cron";
+import { flushAlerts, noteMissed } from "./alerts";
+import { DAY, HOUR, MINUTE } from "./cron";
 import { dueIn, planError, zonesIn } from "./due";
-import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, saveSpans, schedulerState } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneRuns, saveSpans, schedulerState } from "./runs";
 import { checkSkew, readSkew, skewDue } from "./skew";
 import type { Env, JobMessage, JobsConfig } from "./types";
 import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
+
+/** Old runs a tick prunes: about 4 rows read each, inside its read budget (docs/WORKER.md). */
+export const TICK_PRUNE = 20;
 
 /** How far back a late tick looks at all; older misses are beyond recording (docs/WORKER.md). */
 export const MAX_LOOKBACK_MS = 7 * 24 * 60 * MINUTE;
@@ -80,8 +84,12 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
   await enqueue(env, await insertRuns(env.DB, dueRuns(env, from, now, paused)));
   await advanceMinute(env.DB, now);
+  if (last !== null && now - last > (cfg.catchup_window_minutes + 1) * MINUTE && cfg.alert_on.includes("missed")) await noteMissed(env, last, now);
   await keepSpans(env.DB, cfg, now, spans);
   await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
+  // After the dispatch, and small: the queue consumer prunes the rest (docs/WORKER.md).
+  await pruneRuns(env.DB, now - cfg.run_retention_days * DAY, TICK_PRUNE);
+  await flushAlerts(env);
   // Last, so that a slow dispatcher never delays a dispatch.
   if (skewDue(readSkew(skew, cfg.catalog_hash), Date.now())) await checkSkew(env, Date.now());
 }

@@ -44,6 +44,10 @@ export interface JobsConfig {
   catchup_window_minutes: number;
   /** A dispatched or running run silent for this long is failed: it will never report. */
   report_timeout_seconds: number;
+  /** Runs scheduled longer ago than this are pruned (docs/WORKER.md, The run log after a year). */
+  run_retention_days: number;
+  /** What the alert webhook is told of. */
+  alert_on: ("dead" | "failed" | "skipped" | "missed")[];
   queues: {
     jobs: string;
     dead_letter: string;

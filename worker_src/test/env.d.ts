@@ -7,6 +7,8 @@ declare global {
       /** How many property cases test/cron.test.ts runs (default 2000), and its seed. */
       CRONFLARE_PROPERTY_CASES?: string;
       CRONFLARE_PROPERTY_SEED?: string;
+      /** Set: test/reads.test.ts prints its figures for bench/run.py. */
+      CRONFLARE_READS?: string;
     }
   }
 }

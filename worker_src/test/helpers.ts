@@ -40,14 +40,17 @@ export async function allRuns(): Promise<RunRow[]> {
   return results;
 }
 
+/** A run in the log as the Worker leaves it: inserted queued, then moved to `status` by an
+ * UPDATE, as the Worker does (so the counters and the alert outbox see it end). */
 export async function seedRun(id: string, status = "queued", extra: Partial<RunRow> = {}) {
   const [job, when] = id.split("@");
   const now = new Date().toISOString();
   await env.DB.prepare(
-    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
+    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7, ?8, ?9)",
   )
-    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", status, extra.attempts ?? 0, now, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
+    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", extra.attempts ?? 0, now, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
     .run();
+  if (status !== "queued") await env.DB.prepare("UPDATE runs SET status = ?2 WHERE execution_id = ?1").bind(id, status).run();
 }
 
 export type FetchCall = { url: string; init: RequestInit; body: string };
@@ -78,3 +81,74 @@ export async function call(path: string, init: RequestInit = {}, e: Bindings = e
   }
   return { status: res.status, body, headers: res.headers };
 }
+
+/** One query the Worker ran and the rows D1 says it read and wrote. */
+export interface Read {
+  sql: string;
+  rows_read: number;
+  rows_written: number;
+}
+
+/** env.DB as the Worker uses it, but keeping every query's meta.rows_read. D1's first() and raw()
+ * hand back no meta, so here they go through all() (raw() loses duplicate column names). */
+export function countingD1(db: D1Database): { db: D1Database; reads: Read[] } {
+  const reads: Read[] = [];
+  const keep = <R extends D1Result>(sql: string, res: R): R => {
+    reads.push({ sql, rows_read: res.meta.rows_read, rows_written: res.meta.rows_written });
+    return res;
+  };
+  class Statement {
+    constructor(
+      readonly inner: D1PreparedStatement,
+      readonly sql: string,
+    ) {}
+    bind(...values: unknown[]) {
+      return new Statement(this.inner.bind(...values), this.sql);
+    }
+    async run<T>() {
+      return keep(this.sql, await this.inner.run<T>());
+    }
+    async all<T>() {
+      return keep(this.sql, await this.inner.all<T>());
+    }
+    async first(column?: string) {
+      const row = (await this.all<Record<string, unknown>>()).results[0] ?? null;
+      if (column === undefined || row === null) return row;
+      if (!(column in row)) throw new Error(`D1_COLUMN_NOTFOUND: Column not found (${column})`);
+      return row[column];
+    }
+    async raw(options?: { columnNames?: boolean }) {
+      const { results } = await this.all<Record<string, unknown>>();
+      const rows = results.map((r) => Object.values(r));
+      return options?.columnNames ? [Object.keys(results[0] ?? {}), ...rows] : rows;
+    }
+  }
+  const ours = (s: D1PreparedStatement) => {
+    if (s instanceof Statement) return s;
+    throw new Error("batch() was given a statement the counting D1 did not prepare");
+  };
+  const over = (inner: D1Database | D1DatabaseSession) => ({
+    prepare: (sql: string) => new Statement(inner.prepare(sql), sql),
+    batch: async <T>(statements: D1PreparedStatement[]) => {
+      const wrapped = statements.map(ours);
+      const results = await inner.batch<T>(wrapped.map((s) => s.inner));
+      return results.map((r, i) => keep(wrapped[i]!.sql, r));
+    },
+  });
+  const counting = {
+    ...over(db),
+    withSession: (constraint?: string) => {
+      const session = db.withSession(constraint);
+      return { ...over(session), getBookmark: () => session.getBookmark() };
+    },
+    // exec() reports no rows read: NaN makes the sum, and so the assertion, say it was not counted.
+    exec: async (sql: string) => {
+      const res = await db.exec(sql);
+      reads.push({ sql, rows_read: Number.NaN, rows_written: Number.NaN });
+      return res;
+    },
+    dump: () => db.dump(),
+  };
+  return { db: counting as unknown as D1Database, reads };
+}
+

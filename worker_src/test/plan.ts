@@ -42,6 +42,8 @@ const plan: JobsConfig = {
   cron_triggers: ["* * * * *"],
   catchup_window_minutes: 60,
   report_timeout_seconds: 3600,
+  run_retention_days: 90,
+  alert_on: ["dead"],
   queues: { jobs: "cronflare-test-jobs", dead_letter: "cronflare-test-jobs-dlq", max_retries: 2, retry_max_delay_seconds: 300 },
   schedules: [
     [34636833, 34636833, 16777215, 4294967294, 8190, 127, 1], // */5 * * * *

@@ -103,7 +103,7 @@ def rows(fake: FakeD1, database_id: str) -> list[str]:
 
 
 def tables(fake: FakeD1, database_id: str) -> set[str]:
-    """The database's table and index names."""
+    """The database's table, index and trigger names."""
     with fake.connect(database_id) as conn:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
@@ -140,8 +140,11 @@ def test_create_applies_the_real_migrations_and_records_them(
     db = fake.create_database()
     result = provider.create(props(db))
 
-    assert {"runs", "scheduler_state", "d1_migrations"} <= tables(fake, db)
-    assert {"runs_job_time", "runs_status", "runs_updated"} <= tables(fake, db)
+    assert {"runs", "scheduler_state", "d1_migrations", "paused_jobs", "counters"} <= tables(fake, db)
+    indexes = {"runs_job_time", "runs_time", "runs_status_time", "runs_job_status_time"}
+    assert indexes <= tables(fake, db)
+    assert not {"runs_status", "runs_updated", "runs_new"} & tables(fake, db)
+    assert "runs_end" in tables(fake, db)  # the trigger that keeps the counters
     with fake.connect(db) as conn:
         assert [c[1] for c in conn.execute("PRAGMA table_info(runs)")] == RUNS_COLUMNS
         rows = conn.execute("SELECT * FROM d1_migrations ORDER BY id").fetchall()

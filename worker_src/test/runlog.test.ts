@@ -1,0 +1,171 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { ALERT_WINDOW_MS, flushAlerts } from "../src/alerts";
+import { MINUTE } from "../src/cron";
+import { NEVER_REPORTED } from "../src/runs";
+import { signedHeaders, verify } from "../src/signing";
+import { TICK_PRUNE } from "../src/tick";
+import type { Bindings, Env, JobMessage, JobsConfig } from "../src/types";
+import { JOBS } from "./bindings";
+import { allRuns, BEARER, call, recordingEnv, seedRun, stubFetch, tick } from "./helpers";
+
+const DAY = 24 * 60 * MINUTE;
+/** The log's clock in these tests: retention counts back from the scheduler's minute, not the wall. */
+const NOW = Date.parse("2026-11-23T09:00:00Z");
+/** A minute `days` days before NOW, as a run id's time ("2026-08-15T09:00"). */
+const ago = (days: number, minute = 0) => new Date(NOW - days * DAY + minute * MINUTE).toISOString().slice(0, 16);
+const stats = async () => (await call("/stats", { headers: BEARER })).body;
+const report = async (id: string, payload: unknown) => {
+  const body = JSON.stringify(payload);
+  return call(`/runs/${encodeURIComponent(id)}`, { method: "POST", headers: await signedHeaders(env.SIGNING_KEY, body), body });
+};
+const withPlan = (config: Partial<JobsConfig>): Env => recordingEnv(config).env;
+const plain = () => withPlan({});
+
+describe("retention: runs older than runRetentionDays are pruned, their counts stay", () => {
+  it("prunes ended runs past the retention, oldest first, at most TICK_PRUNE a tick, never one in flight", async () => {
+    for (let i = 0; i < 30; i++) await seedRun(`hourly@${ago(100, i)}Z`, i % 3 ? "succeeded" : "failed");
+    await seedRun(`hourly@${ago(200)}Z`, "running"); // not ended: never deleted
+    await seedRun(`hourly@${ago(10)}Z`, "succeeded"); // inside the retention
+    const before = await stats();
+    const { env: e } = recordingEnv({ run_retention_days: 90 });
+    await tick(e, "2026-11-23T09:01:00Z");
+    const left = await allRuns();
+    expect(left.length).toBe(32 - TICK_PRUNE);
+    expect(left.map((r) => r.execution_id)).toContain(`hourly@${ago(200)}Z`);
+    expect(left.map((r) => r.execution_id)).toContain(`hourly@${ago(10)}Z`);
+    const oldest = left.filter((r) => r.status !== "running").map((r) => r.scheduled_time).sort()[0]!;
+    expect(oldest.slice(0, 16)).toBe(ago(100, TICK_PRUNE)); // the oldest went first
+    await tick(e, "2026-11-23T09:02:00Z");
+    expect((await allRuns()).length).toBe(2);
+    const after = await stats();
+    expect(after.counts).toMatchObject({ succeeded: before.counts.succeeded, failed: before.counts.failed });
+    expect(after.counts.succeeded + after.counts.failed).toBe(31);
+  });
+
+  it("prunes two old runs per message a queue batch dispatches", async () => {
+    for (let i = 0; i < 10; i++) await seedRun(`hourly@${ago(100, i)}Z`, "succeeded");
+    await seedRun("hourly@2026-11-23T09:00Z");
+    await env.DB.prepare("INSERT INTO scheduler_state (key, value) VALUES ('last_minute', ?1)").bind(new Date(NOW).toISOString()).run();
+    stubFetch(() => Response.json({ call_id: "fc", status: "spawned" }, { status: 202 }));
+    const { createMessageBatch, createExecutionContext, getQueueResult } = await import("cloudflare:test");
+    const { worker } = await import("./helpers");
+    const batch = createMessageBatch<JobMessage>(JOBS.queues.jobs, [{ id: "m1", timestamp: new Date(), attempts: 1, body: { execution_id: "hourly@2026-11-23T09:00Z", job: "hourly", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron" } }]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, env as Bindings, ctx);
+    await getQueueResult(batch, ctx);
+    expect((await allRuns()).length).toBe(11 - 2);
+  });
+
+  it("counts all time in GET /stats: ended runs from counters, in-flight ones live", async () => {
+    stubFetch(() => new Response("ok")); // the dead run's alert
+    await seedRun("hourly@2026-11-23T08:00Z", "succeeded");
+    await seedRun("hourly@2026-11-23T09:00Z", "dead");
+    await seedRun("hourly@2026-11-23T10:00Z", "running");
+    const { env: e } = recordingEnv({ catchup_window_minutes: 10 });
+    await tick(e, "2026-11-23T11:00:00Z");
+    await tick(e, "2026-11-23T11:30:00Z"); // 11:05 .. 11:15 are older than the window: skipped
+    expect((await stats()).counts).toMatchObject({ succeeded: 1, dead: 1, running: 1, skipped: 3, queued: 5 });
+  });
+});
+
+describe("a signed report wins over dead and the report timeout's failed", () => {
+  it("turns a dead run that reports success into succeeded, and says so", async () => {
+    const id = "hourly@2026-11-23T09:00Z";
+    await seedRun(id, "dead", { last_error: "dead-lettered after 5 attempts" });
+    const res = await report(id, { status: "succeeded", started_at: "2026-11-23T09:00:01Z", finished_at: "2026-11-23T09:00:03Z", result: "ok" });
+    expect(res).toMatchObject({ status: 200, body: { status: "succeeded", corrected: "dead" } });
+    const [run] = await allRuns();
+    expect(run).toMatchObject({ status: "succeeded", last_error: "reported succeeded after being marked dead", result: "ok" });
+    expect((await stats()).counts).toMatchObject({ succeeded: 1, dead: 0 });
+  });
+
+  it("turns a run the report timeout failed into what it reports", async () => {
+    const id = "hourly@2026-11-23T09:00Z";
+    await seedRun(id, "failed", { last_error: NEVER_REPORTED });
+    expect((await report(id, { status: "failed", error: "ValueError: x" })).body).toMatchObject({ corrected: "failed" });
+    expect((await allRuns())[0]!.last_error).toBe("reported failed after being marked failed: ValueError: x");
+  });
+
+  it("keeps every other terminal status final", async () => {
+    const id = "hourly@2026-11-23T09:00Z";
+    await seedRun(id, "failed", { last_error: "dispatcher answered 404: no such job" });
+    expect((await report(id, { status: "succeeded" })).status).toBe(409);
+    await seedRun("hourly@2026-11-23T10:00Z", "succeeded");
+    expect((await report("hourly@2026-11-23T10:00Z", { status: "failed" })).status).toBe(409);
+    expect((await allRuns()).map((r) => r.status)).toEqual(["failed", "succeeded"]);
+  });
+});
+
+describe("alerts", () => {
+  const hook = () => stubFetch(() => new Response("ok"));
+  const bodies = (calls: { body: string }[]) => calls.map((c) => JSON.parse(c.body));
+
+  it("posts a dead run as JSON with text for Slack, the run's fields and a link, signed", async () => {
+    const calls = hook();
+    await seedRun("hourly@2026-11-23T09:00Z", "dead");
+    await env.DB.prepare("UPDATE runs SET last_error = 'dead-lettered after 5 attempts'").run();
+    await flushAlerts(plain());
+    expect(calls.map((c) => c.url)).toEqual(["https://alerts.test/hook"]);
+    const [alert] = bodies(calls);
+    expect(alert).toMatchObject({ event: "run.dead", job: "hourly", execution_id: "hourly@2026-11-23T09:00Z", status: "dead", folded: 0, url: "https://cronflare.test/?job=hourly&status=dead" });
+    expect(alert.text).toContain("hourly@2026-11-23T09:00Z dead");
+    expect(alert.text).toContain(alert.url);
+    const headers = new Headers(calls[0]!.init.headers as HeadersInit);
+    expect(await verify([env.SIGNING_KEY], headers, calls[0]!.body)).toBe(true);
+    expect((await stats()).alerts).toEqual({ sent: 1 });
+  });
+
+  it("sends only what alertOn names, and never a paused job's skips", async () => {
+    const calls = hook();
+    await seedRun("hourly@2026-11-23T08:00Z", "failed"); // not in alertOn: ["dead"]
+    await flushAlerts(plain());
+    expect(calls).toEqual([]);
+    const e = withPlan({ alert_on: ["failed", "skipped"] });
+    await seedRun("hourly@2026-11-23T09:00Z", "failed");
+    await seedRun("every-5@2026-11-23T09:00Z", "skipped");
+    await env.DB.prepare("UPDATE runs SET last_error = 'paused: maintenance' WHERE job = 'every-5'").run();
+    await env.DB.prepare("UPDATE alert_outbox SET error = 'paused: maintenance' WHERE job = 'every-5'").run();
+    await flushAlerts(e);
+    expect(bodies(calls).map((a) => a.execution_id)).toEqual(["hourly@2026-11-23T09:00Z"]);
+  });
+
+  it("sends at most one alert per job per 15 minutes, folding the rest into the next as a count", async () => {
+    const calls = hook();
+    const now = Date.now();
+    for (const t of ["09:00", "09:05", "09:10"]) await seedRun(`hourly@2026-11-23T${t}Z`, "dead");
+    await seedRun("every-5@2026-11-23T09:00Z", "dead"); // another job: its own window
+    await flushAlerts(plain(), now);
+    expect(bodies(calls).map((a) => a.execution_id).sort()).toEqual(["every-5@2026-11-23T09:00Z", "hourly@2026-11-23T09:00Z"]);
+    await flushAlerts(plain(), now + 5 * MINUTE); // nothing new, the window is not over
+    expect(calls.length).toBe(2);
+    await flushAlerts(plain(), now + ALERT_WINDOW_MS + MINUTE); // the window is over: the 2 folded
+    const last = bodies(calls).at(-1);
+    expect(last).toMatchObject({ event: "runs.folded", job: "hourly", folded: 2 });
+    expect(last.text).toContain("2 more alerts for hourly");
+    await seedRun("hourly@2026-11-23T10:00Z", "dead");
+    await flushAlerts(plain(), now + ALERT_WINDOW_MS + 2 * MINUTE); // inside the new window: folded
+    expect(calls.length).toBe(3);
+  });
+
+  it("tells of a tick gap longer than the catch-up window, with alertOn missed", async () => {
+    const calls = hook();
+    const e = withPlan({ alert_on: ["missed"], catchup_window_minutes: 10 });
+    await tick(e, "2026-11-23T09:00:00Z");
+    await tick(e, "2026-11-23T09:30:00Z");
+    const missed = bodies(calls).filter((a) => a.event === "run.missed");
+    expect(missed).toHaveLength(1);
+    expect(missed[0]).toMatchObject({ job: null, status: "missed" });
+    expect(missed[0].error).toContain("no tick from 2026-11-23T09:00:00.000Z to 2026-11-23T09:30:00.000Z");
+  });
+
+  it("counts a failing webhook in /stats and leaves the run as it was", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    stubFetch(() => new Response("nope", { status: 500 }));
+    await seedRun("hourly@2026-11-23T09:00Z", "dead");
+    await flushAlerts(plain());
+    expect((await stats()).alerts).toEqual({ failed: 1 });
+    expect((await allRuns())[0]!.status).toBe("dead");
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM alert_outbox").first()).toEqual({ n: 0 }); // never retried
+  });
+});
