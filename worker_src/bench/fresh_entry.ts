@@ -70,27 +70,22 @@ class StubD1 {
   prepare(sql: string) {
     return new Statement(sql, this);
   }
-  /** An INSERT of runs creates every run of its JSON array of job names and returns their
-   * ids, as D1's RETURNING does. D1 does that work outside the isolate, which then only parses
-   * the rows D1 sends back; so the stub makes that text with one native regex replace and parses
-   * it. It keeps the ids, to digest at /digests, untimed. */
+  /** An INSERT of runs creates every run of its JSON array of job names and says how many, as
+   * D1's `changes` does (the Worker asks for no rows back). The stub parses the array to count
+   * it, which D1 does outside the isolate: the figure errs on the slow side. It keeps the text,
+   * to digest at /digests, untimed. */
   async batch(statements: Statement[]) {
-    return Promise.all(statements.map(async (st) => {
-      if (st.sql.startsWith("SELECT")) return st.all();
-      if (!st.sql.startsWith("INSERT OR IGNORE INTO runs")) return CHANGED;
-      const [names, suffix] = st.args as [string, string];
-      this.seen.inserted.push([names, suffix]);
-      const ids = names.replace(WITH_ARGS, '"$1"').replace(NAME, `{"execution_id":"$1${suffix}"}`);
-      const results = JSON.parse(ids) as unknown[];
-      return { results, meta: { changes: results.length } };
-    }));
+    return Promise.all(
+      statements.map(async (st) => {
+        if (st.sql.startsWith("SELECT")) return st.all();
+        if (!st.sql.startsWith("INSERT OR IGNORE INTO runs")) return CHANGED;
+        const [names, suffix] = st.args as [string, string];
+        this.seen.inserted.push([names, suffix]);
+        return { results: [], meta: { changes: (JSON.parse(names) as unknown[]).length } };
+      }),
+    );
   }
 }
-
-/** A job of insertRuns' JSON with args, ["name", "args text"], and a job's name alone (names
- * need no escaping). */
-const WITH_ARGS = /(?<=[[,])\["([\w.-]+)","(?:[^"\\]|\\.)*"\]/g;
-const NAME = /"([\w.-]+)"/g;
 
 /** The stub D1, a queue that takes every batch at once, and plain bindings. */
 function stubs(last: number | null, zones: string | null, seen: Stubbed) {
