@@ -140,11 +140,12 @@ def test_create_applies_the_real_migrations_and_records_them(
     db = fake.create_database()
     result = provider.create(props(db))
 
-    assert {"runs", "scheduler_state", "d1_migrations", "paused_jobs", "counters"} <= tables(fake, db)
+    schema = tables(fake, db)
+    assert {"runs", "scheduler_state", "d1_migrations", "paused_jobs", "counters"} <= schema
     indexes = {"runs_job_time", "runs_time", "runs_status_time", "runs_job_status_time"}
-    assert indexes <= tables(fake, db)
-    assert not {"runs_status", "runs_updated", "runs_new"} & tables(fake, db)
-    assert "runs_end" in tables(fake, db)  # the trigger that keeps the counters
+    assert indexes <= schema
+    assert not {"runs_status", "runs_updated", "runs_new"} & schema
+    assert "runs_end" in schema  # the trigger that keeps the counters
     with fake.connect(db) as conn:
         assert [c[1] for c in conn.execute("PRAGMA table_info(runs)")] == RUNS_COLUMNS
         rows = conn.execute("SELECT * FROM d1_migrations ORDER BY id").fetchall()
