@@ -40,18 +40,18 @@ GPU_PRICE_KEY = {
 # What the Worker's SQL costs in D1 (worker_src/src/runs.ts), counted with D1's own
 # meta.rows_written and meta.rows_read in local workerd (the same SQLite engine as D1), with the
 # run log's schema (worker_src/migrations, 0004): a row written to `runs` also writes its
-# primary-key entry and one entry in each of its 4 indexes whose columns change; a run that ends
-# moves a counter; retention deletes about one old run per new one.
-# insertRuns 1 read, 6 written; dispatch: getRun 1 + markDispatched 1 read, 3 written, and the
-# batch's own reads (last minute, pruning, the alert outbox: about 5, counted per run as if
-# each batch carried one); report: getRun 1 + setStatus 1 read, 5 written (row, 2 indexes,
-# counter); pruning one old run: 4 read, 1 written.
-D1_WRITTEN_PER_RUN = 15
-D1_READ_PER_RUN = 14
+# primary-key entry and one entry in each index whose columns change (4 indexes, and the runs in
+# flight); each status change moves two counters; retention deletes about one old run per new.
+# insertRuns 1 read, 6 written; dispatch: getRun 1 + markDispatched 2 read, 7 written, and the
+# batch's own reads (last minute, pruning, the alert outbox: 5, counted per run as if each
+# batch carried one); report: getRun 1 + setStatus 2 read, 6 written; pruning one old run: 4
+# read, 1 written.
+D1_WRITTEN_PER_RUN = 20
+D1_READ_PER_RUN = 16
 D1_WRITTEN_PER_MINUTE = 1  # advanceMinute, once per newly evaluated minute
-# state 3, advanceMinute 1, failSilentRuns 3, pruning 2, the alert outbox 2
-D1_READ_PER_SCHEDULED = 11
-D1_WRITTEN_PER_RETRY = 1  # noteAttempt (no index holds what it changes)
+# state and pauses 3, advanceMinute 1, failSilentRuns 2, pruning 2, the alert outbox 2
+D1_READ_PER_SCHEDULED = 10
+D1_WRITTEN_PER_RETRY = 1  # noteAttempt: a queued run is in no index of what it changes
 D1_READ_PER_RETRY = 2  # getRun 1, noteAttempt 1
 # Cloudflare Queues: a message under 64 KB is 1 write, 1 read and 1 delete; a retry 1 more read.
 QUEUE_OPS_PER_RUN = 3

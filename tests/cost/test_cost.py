@@ -150,9 +150,9 @@ def test_hand_computed_catalog():
     assert cf.worker_invocations.per_day_peak == 1_465 + 1_440 + 1_465  # 4,370
     assert cf.worker_invocations.per_month == 30 * 4_370
     assert cf.queue_operations.per_day_peak == 3 * 1_465  # 4,395
-    assert cf.d1_rows_written.per_day_peak == 15 * 1_465 + 1_440  # 23,415
-    assert cf.d1_rows_written.per_month == 15 * 43_950 + 43_200  # 702,450
-    assert cf.d1_rows_read.per_day_peak == 14 * 1_465 + 11 * 1_465  # 36,625
+    assert cf.d1_rows_written.per_day_peak == 20 * 1_465 + 1_440  # 30,740
+    assert cf.d1_rows_written.per_month == 20 * 43_950 + 43_200  # 922,200
+    assert cf.d1_rows_read.per_day_peak == 16 * 1_465 + 10 * 1_465  # 38,090
     assert cf.plan_needed == "free" and cf.usd_per_month == 0
     assert (
         cf.why
@@ -189,12 +189,12 @@ def test_queue_operations_beyond_the_free_allowance_need_the_paid_plan():
 def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():
     """At the allowance the free plan still fits; one row written over it needs paid."""
     busy = report(every_minute(1)).cloudflare.d1_rows_written.per_day_peak
-    assert busy == 15 * 1_440 + 1_440
+    assert busy == 20 * 1_440 + 1_440
     at = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy))
     over = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy - 1))
     assert at.cloudflare_plan_needed == "free"
     assert over.cloudflare_plan_needed == "paid"
-    assert over.cloudflare.reasons[0].startswith("D1 rows written: 23,040 on the busiest day")
+    assert over.cloudflare.reasons[0].startswith("D1 rows written: 30,240 on the busiest day")
 
 
 def test_paid_usage_beyond_the_included_amounts_is_billed():

@@ -1,14 +1,14 @@
 -- The run log after a year (docs/WORKER.md, "The run log after a year"): every read a request or
 -- a tick makes walks an index for at most what it shows, old runs are pruned, what is counted
 -- over all time lives in `counters`, and alerts leave through an outbox.
+-- Every status test is an `=`/`<>` chain, never IN (...): D1 counts a row read per IN test.
 
 -- The table again, with the same columns and rows, for two reasons:
 -- * its CHECKs were `IN (...)` lists, which SQLite tests against a temporary table: D1 counted
 --   two rows read for every run inserted or updated. The same checks as OR chains read none;
 -- * one index per way the run log is read, newest first: all runs (and pruning, oldest first),
---   by job, by status, by job and status. runs_updated had no reader left, and runs_status
---   (status, updated_at) gives way to status with time: the only reader by updated_at (failing
---   silent runs) looks at in-flight runs alone.
+--   by job, by status, by job and status; and the runs in flight by when they last changed.
+--   runs_updated and runs_status (status, updated_at) had no reader left.
 CREATE TABLE runs_new (
   execution_id   TEXT PRIMARY KEY,
   job            TEXT NOT NULL,
@@ -33,16 +33,18 @@ CREATE INDEX runs_job_time ON runs (job, scheduled_time DESC);
 CREATE INDEX runs_time ON runs (scheduled_time DESC);
 CREATE INDEX runs_status_time ON runs (status, scheduled_time DESC);
 CREATE INDEX runs_job_status_time ON runs (job, status, scheduled_time DESC);
+-- Runs in flight, by when they last changed: failing the silent ones reads only those.
+CREATE INDEX runs_in_flight ON runs (updated_at) WHERE status = 'dispatched' OR status = 'running';
 
--- Counts over all time that pruning must not lose: `runs:<status>` for each terminal status, and
--- `alerts:sent`, `alerts:failed`. Runs that end by an UPDATE are counted by the trigger below;
--- runs recorded already `skipped` are counted by the tick that records them.
+-- Runs by status, which pruning must not lose: `runs:<status>` counts every run that ended with
+-- that status over all time, and the runs queued, dispatched or running now; `alerts:sent` and
+-- `alerts:failed`. The trigger below moves a run from one count to another when an UPDATE
+-- changes its status; the Worker counts the runs it inserts (insertRuns).
 CREATE TABLE counters (
   name TEXT PRIMARY KEY,
   n    INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO counters (name, n)
-  SELECT 'runs:' || status, COUNT(*) FROM runs WHERE status <> 'queued' AND status <> 'dispatched' AND status <> 'running' GROUP BY status;
+INSERT INTO counters (name, n) SELECT 'runs:' || status, COUNT(*) FROM runs GROUP BY status;
 
 -- Alertable ends (failed, dead, skipped), waiting for the next flush (src/alerts.ts), which keeps
 -- those the stack's alertOn names and drops the others.
@@ -67,11 +69,8 @@ CREATE INDEX alert_state_folded ON alert_state (last_sent) WHERE folded > 0;
 
 CREATE TRIGGER runs_end AFTER UPDATE OF status ON runs WHEN NEW.status IS NOT OLD.status
 BEGIN
-  UPDATE counters SET n = n - 1
-    WHERE name = 'runs:' || OLD.status AND OLD.status <> 'queued' AND OLD.status <> 'dispatched' AND OLD.status <> 'running';
-  INSERT INTO counters (name, n)
-    SELECT 'runs:' || NEW.status, 1 WHERE NEW.status <> 'queued' AND NEW.status <> 'dispatched' AND NEW.status <> 'running'
-    ON CONFLICT (name) DO UPDATE SET n = n + 1;
+  UPDATE counters SET n = n - 1 WHERE name = 'runs:' || OLD.status;
+  INSERT INTO counters (name, n) VALUES ('runs:' || NEW.status, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
   INSERT INTO alert_outbox (job, execution_id, status, error, at)
     SELECT NEW.job, NEW.execution_id, NEW.status, NEW.last_error, NEW.updated_at
     WHERE NEW.status = 'failed' OR NEW.status = 'dead' OR NEW.status = 'skipped';

@@ -58,12 +58,14 @@ export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMe
   }
   const created: JobMessage[] = [];
   let skipped = 0;
+  let queued = 0;
   for (let i = 0; i < statements.length; i += 500) {
     const results = await db.batch(statements.slice(i, i + 500));
     for (let j = 0; j < results.length; j++) {
       const { set, jobs, json } = chunks[i + j]!;
       const changes = results[j]!.meta.changes;
       if (set.status === "skipped") skipped += changes;
+      else queued += changes;
       if (set.status !== "queued" || changes === 0) continue;
       const { suffix, scheduled_time, trigger } = set;
       // Some were new, some not (a backfill, a manual fire of the same minute): the new ones are
@@ -77,8 +79,9 @@ export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMe
       }
     }
   }
-  // A run recorded already skipped never passes through runs_end (migrations/0004): count it here.
-  if (skipped) await bump(db, "runs:skipped", skipped);
+  // An INSERT passes no trigger: the runs it made are counted here (migrations/0004, counters).
+  const counts = [["runs:queued", queued], ["runs:skipped", skipped]] as const;
+  if (queued || skipped) await db.batch(counts.filter(([, n]) => n).map(([name, n]) => bumpStatement(db, name, n)));
   return created;
 }
 
@@ -91,9 +94,12 @@ async function createdAt(db: D1Database, json: string, suffix: string, now: stri
   return new Set(results.map((r) => r.execution_id));
 }
 
-/** Add `n` to a counter of `counters` (migrations/0004): what is counted over all time. */
+const bumpStatement = (db: D1Database, name: string, n: number) =>
+  db.prepare("INSERT INTO counters (name, n) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n").bind(name, n);
+
+/** Add `n` to a counter of `counters` (migrations/0004), such as `alerts:sent`. */
 export async function bump(db: D1Database, name: string, n = 1): Promise<void> {
-  await db.prepare("INSERT INTO counters (name, n) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n").bind(name, n).run();
+  await bumpStatement(db, name, n).run();
 }
 
 export async function getRun(db: D1Database, id: string): Promise<RunRow | null> {
@@ -133,10 +139,11 @@ export async function markDispatched(db: D1Database, id: string, attempts: numbe
 export const NEVER_REPORTED = "the job never reported";
 
 /** A run dispatched or running with no word since `before` will never report (its container was
- * killed, say): fail it, so that every run still ends. */
+ * killed, say): fail it, so that every run still ends. Along runs_in_flight, which SQLite does
+ * not pick by itself: it reads the silent runs only, not all those in flight. */
 export async function failSilentRuns(db: D1Database, before: number): Promise<void> {
   await db
-    .prepare("UPDATE runs SET status = 'failed', last_error = ?3, finished_at = ?1, updated_at = ?1 WHERE status IN ('dispatched', 'running') AND updated_at < ?2")
+    .prepare("UPDATE runs INDEXED BY runs_in_flight SET status = 'failed', last_error = ?3, finished_at = ?1, updated_at = ?1 WHERE (status = 'dispatched' OR status = 'running') AND updated_at < ?2")
     .bind(iso(), iso(before), NEVER_REPORTED)
     .run();
 }
@@ -178,21 +185,17 @@ export async function recentRuns(db: D1Database, jobs: string[], count: number):
   return new Map(shown.map((job, i) => [job, results[i]!.results]));
 }
 
-/** Runs by status over all time: ended runs from `counters`, which pruning leaves alone, and
- * those still in flight from the log itself (by index: only they are read). */
+/** Runs by status from `counters` (migrations/0004), which pruning leaves alone: every run that
+ * ended, over all time, and the runs in flight now; and the alerts sent and failed. */
 export async function statusCounts(db: D1Database): Promise<{ counts: Record<string, number>; alerts: Record<string, number> }> {
-  const [counters, live] = await db.batch<{ name: string; n: number }>([
-    db.prepare("SELECT name, n FROM counters"),
-    db.prepare("SELECT status AS name, COUNT(*) AS n FROM runs WHERE status IN ('queued', 'dispatched', 'running') GROUP BY status"),
-  ]);
+  const { results } = await db.prepare("SELECT name, n FROM counters").all<{ name: string; n: number }>();
   const counts: Record<string, number> = {};
   const alerts: Record<string, number> = {};
-  for (const { name, n } of counters!.results) {
+  for (const { name, n } of results) {
     const [kind, key] = name.split(":") as [string, string];
     if (kind === "runs") counts[key] = n;
     else if (kind === "alerts") alerts[key] = n;
   }
-  for (const { name, n } of live!.results) counts[name] = n;
   return { counts, alerts };
 }
 

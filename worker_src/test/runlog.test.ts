@@ -7,7 +7,7 @@ import { signedHeaders, verify } from "../src/signing";
 import { TICK_PRUNE } from "../src/tick";
 import type { Bindings, Env, JobMessage, JobsConfig } from "../src/types";
 import { JOBS } from "./bindings";
-import { allRuns, BEARER, call, recordingEnv, seedRun, stubFetch, tick } from "./helpers";
+import { allRuns, BEARER, call, countingD1, recordingEnv, seedRun, stubFetch, tick } from "./helpers";
 
 const DAY = 24 * 60 * MINUTE;
 /** The log's clock in these tests: retention counts back from the scheduler's minute, not the wall. */
@@ -66,6 +66,23 @@ describe("retention: runs older than runRetentionDays are pruned, their counts s
     await tick(e, "2026-11-23T11:00:00Z");
     await tick(e, "2026-11-23T11:30:00Z"); // 11:05 .. 11:15 are older than the window: skipped
     expect((await stats()).counts).toMatchObject({ succeeded: 1, dead: 1, running: 1, skipped: 3, queued: 5 });
+  });
+});
+
+describe("failing silent runs reads the silent ones, not every run in flight", () => {
+  it("reads a few rows with 300 runs in flight, and fails the 2 silent ones", async () => {
+    const fresh = new Date().toISOString();
+    await env.DB.prepare(
+      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at)
+       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
+       SELECT 'hourly@' || i, 'hourly', ?1, 'cron', IIF(i % 2 = 0, 'running', 'dispatched'), ?1, ?1 FROM n`,
+    ).bind(fresh).run();
+    await env.DB.prepare("UPDATE runs SET updated_at = '2026-01-01T00:00:00.000Z' WHERE execution_id IN ('hourly@1', 'hourly@2')").run();
+    const counting = countingD1(env.DB);
+    await tick({ ...recordingEnv().env, DB: counting.db }, "2026-11-23T09:01:00Z");
+    const silent = counting.reads.find((r) => r.sql.includes("runs_in_flight"))!;
+    expect(silent.rows_read).toBeLessThan(10);
+    expect((await allRuns()).filter((r) => r.status === "failed").map((r) => r.last_error)).toEqual([NEVER_REPORTED, NEVER_REPORTED]);
   });
 });
 
