@@ -105,7 +105,9 @@ export function renderDashboard(d: DashboardData): string {
         `<td>${["failed", "dead", "skipped"].includes(r.status) ? button(`/runs/${encodeURIComponent(r.execution_id)}/replay`, "replay") : ""}</td></tr>`,
     )
     .join("");
-  const skew = d.skew ? ` · <span class="skew ${esc(d.skew.status.replace(/ /g, "-"))}">${esc(d.skew.message)}</span>` : "";
+  const skew = d.skew
+    ? ` · <span class="skew ${esc(d.skew.status.replace(/ /g, "-"))}" title="checked ${esc(d.skew.checked_at ?? "never")}">${esc(d.skew.message)}</span>`
+    : "";
   const filter =
     `<form id="filter"><select name="job">${options(d.jobs.map((j) => j.name), d.filter?.job, "all jobs")}</select> ` +
     `<select name="status">${options(d.statuses ?? [], d.filter?.status, "any status")}</select> <button>filter</button></form>`;

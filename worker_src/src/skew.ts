@@ -1,10 +1,11 @@
 /**
  * Skew: whether the Worker and the Modal dispatcher run the same catalog. The plan carries the
  * catalog's hash and the dispatcher's /healthz reports the one it was deployed with. scheduled()
- * asks at once after a deploy, then hourly while they agree and every 5 minutes while they do
- * not (or the check fails), and keeps the answer in D1 for GET /jobs and the dashboard.
+ * asks at the first tick after a Worker deploy, then at most hourly (each check wakes the
+ * dispatcher, which Modal scales to zero), and keeps the answer in D1 for GET /jobs and the
+ * dashboard.
  */
-import { HOUR, MINUTE } from "./cron";
+import { HOUR } from "./cron";
 import { iso, setStateValue } from "./runs";
 import type { Env } from "./types";
 
@@ -34,7 +35,7 @@ export function readSkew(cached: string | null, worker: string): Skew {
 export function skewDue(skew: Skew, now: number): boolean {
   if (!skew.checked_at) return true;
   const age = now - Date.parse(skew.checked_at);
-  return !(age >= 0 && age < (skew.status === "in sync" ? HOUR : 5 * MINUTE));
+  return !(age >= 0 && age < HOUR);
 }
 
 /** Ask the dispatcher's /healthz for its catalog hash, compare, and keep the answer. Never

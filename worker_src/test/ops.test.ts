@@ -157,6 +157,24 @@ describe("skew: the Worker and the Modal dispatcher run the same catalog", () =>
     expect((await skew()).message).toBe("check failed: its /healthz answered 502");
   });
 
+  it("keeps any answer for an hour, a failed or out-of-sync one too: each check wakes Modal", async () => {
+    const cache = (status: string, minutesAgo: number) =>
+      env.DB.prepare("UPDATE scheduler_state SET value = ?1 WHERE key = 'skew'")
+        .bind(JSON.stringify({ status, message: status, worker: JOBS.catalog_hash, modal: null, checked_at: new Date(Date.now() - minutesAgo * 60_000).toISOString() }))
+        .run();
+    const calls = healthz(JOBS.catalog_hash);
+    const { env: e } = recordingEnv();
+    await cache("check failed", 59);
+    await tick(e, "2026-11-23T09:00:00Z");
+    await cache("out of sync", 30);
+    await tick(e, "2026-11-23T09:01:00Z");
+    expect(calls).toHaveLength(0);
+    await cache("out of sync", 61);
+    await tick(e, "2026-11-23T09:02:00Z");
+    expect(calls).toHaveLength(1);
+    expect((await skew()).status).toBe("in sync");
+  });
+
   it("asks at most hourly while in sync, and again when the plan changes", async () => {
     const calls = healthz(JOBS.catalog_hash); // setup.ts cached "in sync" just now
     const { env: e } = recordingEnv();
