@@ -1,7 +1,7 @@
 /** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
 import { renderDashboard } from "./dashboard";
 import { planError, upcoming } from "./due";
-import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, parseObject, readBody, utf8Bytes } from "./http";
+import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, onlyFields, parseObject, readBody, utf8Bytes } from "./http";
 import { backfill, jobNamed, pause, refuseIfPaused, resume } from "./ops";
 import { flushAlerts } from "./alerts";
 import { getRun, insertRuns, iso, listRuns, NEVER_REPORTED, pausedJobs, recentRuns, type RunRowsByJob, setStatus, stateValue, statusCounts } from "./runs";
@@ -186,7 +186,7 @@ async function runNow(req: Request, env: Env, name: string): Promise<Response> {
   let args = job.args && JSON.stringify(job.args);
   if (text) {
     const body = parseObject(text);
-    for (const key in body) if (key !== "args") throw new HttpError(422, `unknown field ${key}`);
+    onlyFields(body, "args");
     if ("args" in body) {
       if (!isObject(body.args)) throw new HttpError(422, "args must be a JSON object");
       args = JSON.stringify(body.args);

@@ -1,7 +1,6 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
 import { isObject } from "./http";
 import { flushAlerts } from "./alerts";
-import { DAY } from "./cron";
 import { getRun, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage, Trigger } from "./types";
@@ -92,7 +91,7 @@ async function afterBatch(env: Env, messages: number, dead: boolean): Promise<vo
   try {
     // Retention counts back from the last minute the scheduler evaluated: the log's own clock.
     const last = dead ? null : await stateValue(env.DB, "last_minute");
-    if (last) await pruneRuns(env.DB, Date.parse(last) - env.JOBS.run_retention_days * DAY, Math.min(2 * messages, 1000));
+    if (last) await pruneRuns(env.DB, Date.parse(last), env.JOBS.run_retention_days, Math.min(2 * messages, 1000));
     await flushAlerts(env);
   } catch (err) {
     console.error(`after the batch: ${String(err)}`);

@@ -40,6 +40,11 @@ export function parseObject(text: string): Record<string, unknown> {
   return data;
 }
 
+/** 422 for a body field this route does not take. */
+export function onlyFields(body: Record<string, unknown>, ...fields: string[]): void {
+  for (const key in body) if (!fields.includes(key)) throw new HttpError(422, `unknown field ${key}`);
+}
+
 /** How a request proves it holds the admin token: a Bearer header (scripts, the CLI), or Basic
  * auth with the token as password (a browser opening the dashboard). */
 export async function adminAuth(req: Request, token: string): Promise<"bearer" | "basic" | null> {

@@ -1,6 +1,6 @@
 /** Operating a live stack without a deploy: pause, resume and backfill a job (docs/OPERATIONS.md). */
 import { upcoming } from "./due";
-import { HttpError, json, parseObject, readBody } from "./http";
+import { HttpError, json, onlyFields, parseObject, readBody } from "./http";
 import { insertRuns, iso, type NewRuns, pausedJobs, setPaused } from "./runs";
 import { enqueue, executionId, pausedError } from "./tick";
 import type { Env, JobSpec } from "./types";
@@ -27,7 +27,7 @@ export async function pause(req: Request, env: Env, name: string): Promise<Respo
   jobNamed(env, name);
   const text = await readBody(req);
   const body = text.trim() ? parseObject(text) : {};
-  for (const key in body) if (key !== "reason") throw new HttpError(422, `unknown field ${key}`);
+  onlyFields(body, "reason");
   const reason = body.reason ?? null;
   if (reason !== null && typeof reason !== "string") throw new HttpError(422, "reason must be a string");
   if (reason !== null && reason.length > MAX_REASON) throw new HttpError(422, `reason is over ${MAX_REASON} characters`);
@@ -47,7 +47,7 @@ export async function resume(env: Env, name: string): Promise<Response> {
 export async function backfill(req: Request, env: Env, name: string): Promise<Response> {
   const job = jobNamed(env, name);
   const body = parseObject(await readBody(req));
-  for (const key in body) if (key !== "from" && key !== "to") throw new HttpError(422, `unknown field ${key}`);
+  onlyFields(body, "from", "to");
   const from = instant(body.from, "from");
   const to = instant(body.to, "to");
   if (from >= to) throw new HttpError(422, "from must be before to");

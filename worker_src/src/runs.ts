@@ -1,7 +1,8 @@
 /** The D1 run log: every due run, its status; the scheduler's last evaluated minute and zone spans. */
+import { DAY } from "./cron";
 import type { JobMessage, RunRow, RunStatus, Trigger } from "./types";
-import type { Span } from "./zone";
 import { TERMINAL } from "./types";
+import type { Span } from "./zone";
 
 /** New runs of one minute that share their trigger and status: each job's execution id is its
  * name + `suffix`. A job is its name, or [name, args as JSON object text]. */
@@ -21,6 +22,8 @@ export const iso = (t: number | string = Date.now()) => new Date(t).toISOString(
  * takes a bound string of up to 2 MB; a job's args are at most 8 KiB. */
 const INSERT_RUNS = 1000;
 const INSERT_BYTES = 1_000_000;
+/** A job's name in insertRuns' JSON array, where it is "name" or ["name", "args text"]. */
+const JOB_NAME = "IIF(type = 'array', value ->> 0, value)";
 
 /** Insert runs that do not exist yet; return the messages of the queued ones this call created.
  * One statement per minute (and per 1,000 runs) over a JSON array of job names, not one per
@@ -30,9 +33,8 @@ const INSERT_BYTES = 1_000_000;
  * nearly always are, or none; only a mix asks which (docs/WORKER.md). */
 export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMessage[]> {
   const now = iso();
-  const name = "IIF(type = 'array', value ->> 0, value)";
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) SELECT ${name} || ?2, ${name}, ?3, ?4, ?5, ?6, ?7, ?7, ?8, IIF(type = 'array', value ->> 1, NULL) FROM json_each(?1)`,
+    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) SELECT ${JOB_NAME} || ?2, ${JOB_NAME}, ?3, ?4, ?5, ?6, ?7, ?7, ?8, IIF(type = 'array', value ->> 1, NULL) FROM json_each(?1)`,
   );
   const statements: D1PreparedStatement[] = [];
   const chunks: { set: NewRuns; jobs: NewRuns["jobs"]; json: string }[] = [];
@@ -88,7 +90,7 @@ export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMe
 /** The ids among a chunk's runs that were created at `now`. */
 async function createdAt(db: D1Database, json: string, suffix: string, now: string): Promise<Set<string>> {
   const { results } = await db
-    .prepare("SELECT execution_id FROM runs WHERE execution_id IN (SELECT IIF(type = 'array', value ->> 0, value) || ?2 FROM json_each(?1)) AND created_at = ?3")
+    .prepare(`SELECT execution_id FROM runs WHERE execution_id IN (SELECT ${JOB_NAME} || ?2 FROM json_each(?1)) AND created_at = ?3`)
     .bind(json, suffix, now)
     .all<{ execution_id: string }>();
   return new Set(results.map((r) => r.execution_id));
@@ -199,18 +201,20 @@ export async function statusCounts(db: D1Database): Promise<{ counts: Record<str
   return { counts, alerts };
 }
 
-/** Delete at most `limit` ended runs scheduled before `before`, oldest first, along runs_time;
- * what they counted stays in `counters`. (`<>` chains, not IN: an IN list costs D1 a row read
- * per row tested.) */
-export async function pruneRuns(db: D1Database, before: number, limit: number): Promise<number> {
+/** Delete at most `limit` ended runs scheduled more than `days` days before `at` (the
+ * scheduler's clock), oldest first, along runs_time; what they counted stays in `counters`.
+ * (`<>` chains, not IN: an IN list costs D1 a row read per row tested.) */
+export async function pruneRuns(db: D1Database, at: number, days: number, limit: number): Promise<number> {
   const res = await db
     .prepare(
       "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_time WHERE scheduled_time < ?1 AND status <> 'queued' AND status <> 'dispatched' AND status <> 'running' ORDER BY scheduled_time LIMIT ?2)",
     )
-    .bind(iso(before), limit)
+    .bind(iso(at - days * DAY), limit)
     .run();
   return res.meta.changes;
 }
+
+const PAUSED = "SELECT job, reason, since FROM paused_jobs";
 
 /** A paused job: why, and since when. */
 export interface Pause {
@@ -223,7 +227,7 @@ export interface Pause {
 export async function schedulerState(db: D1Database): Promise<{ last: number | null; spans: Record<string, Span>; skew: string | null; paused: Map<string, Pause> }> {
   const [state, paused] = await db.batch([
     db.prepare("SELECT key, value FROM scheduler_state"),
-    db.prepare("SELECT job, reason, since FROM paused_jobs"),
+    db.prepare(PAUSED),
   ]);
   const rows = (state!.results ?? []) as { key: string; value: string }[];
   const row = (key: string) => rows.find((r) => r.key === key)?.value;
@@ -244,7 +248,7 @@ const pauseMap = (rows: unknown[]) =>
 
 /** The paused jobs, by name. */
 export async function pausedJobs(db: D1Database): Promise<Map<string, Pause>> {
-  const { results } = await db.prepare("SELECT job, reason, since FROM paused_jobs").all();
+  const { results } = await db.prepare(PAUSED).all();
   return pauseMap(results);
 }
 

@@ -1,6 +1,6 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
 import { flushAlerts, noteMissed } from "./alerts";
-import { DAY, HOUR, MINUTE } from "./cron";
+import { HOUR, MINUTE } from "./cron";
 import { dueIn, planError, zonesIn } from "./due";
 import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneRuns, saveSpans, schedulerState } from "./runs";
 import { checkSkew, readSkew, skewDue } from "./skew";
@@ -88,7 +88,7 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   await keepSpans(env.DB, cfg, now, spans);
   await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
   // After the dispatch, and small: the queue consumer prunes the rest (docs/WORKER.md).
-  await pruneRuns(env.DB, now - cfg.run_retention_days * DAY, TICK_PRUNE);
+  await pruneRuns(env.DB, now, cfg.run_retention_days, TICK_PRUNE);
   await flushAlerts(env);
   // Last, so that a slow dispatcher never delays a dispatch.
   if (skewDue(readSkew(skew, cfg.catalog_hash), Date.now())) await checkSkew(env, Date.now());
