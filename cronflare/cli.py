@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cronflare import drift as drift_check
 from cronflare import remote
@@ -38,8 +37,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+# No emoji codes: a ":fire:" in a job's args or a Worker's error is printed as it is.
+out = Console(width=None if sys.stdout.isatty() else 120, emoji=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 CatalogOpt = Annotated[
     str | None,
@@ -86,6 +86,14 @@ def reports_problems(fn: F) -> F:
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A value of the user's or the Worker's, printed as it is: never read as rich markup, so
+    `psycopg[binary]==3.2.10`, `[bold]` and `[/]` stay. Every such table cell and value goes
+    through here; markup is only ever cronflare's own styling around it.
+    """
+    return Text(str(value), style=style)
 
 
 def _settings(stack: str | None, **overrides: Any) -> Settings:
@@ -138,10 +146,10 @@ def code_table(jobs: Sequence[ResolvedJob], title: str) -> Table:
         table.add_column(column, overflow="fold")
     for j in jobs:
         table.add_row(
-            j.name if j.enabled else f"{j.name} [dim](disabled)[/]",
-            runs_summary(j),
-            "[dim]the target's own[/]" if j.target else image_summary(j.image),
-            volumes_summary(j.volumes),
+            plain(j.name) if j.enabled else Text.assemble(plain(j.name), (" (disabled)", "dim")),
+            plain(runs_summary(j)),
+            plain("the target's own", "dim") if j.target else plain(image_summary(j.image)),
+            plain(volumes_summary(j.volumes)),
             end_section=False,
         )
     return table
@@ -218,8 +226,8 @@ def next_(
         for i, t in enumerate(times):
             local = t.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if t else "never"
             table.add_row(
-                j.name if i == 0 else "",
-                f"{j.schedule} ({j.timezone})" if i == 0 else "",
+                plain(j.name) if i == 0 else "",
+                plain(f"{j.schedule} ({j.timezone})") if i == 0 else "",
                 local,
                 iso_utc(t) if t else "",
             )
@@ -256,7 +264,10 @@ def plan_(
         return
     for warning in p.warnings:
         err.print(f"warning: {warning}", markup=False)
-    out.print(f"[bold]stack[/] {p.stack}   [bold]mode[/] {p.mode} (asked: {p.requested_mode})")
+    out.print(
+        Text.assemble(("stack", "bold"), f" {p.stack}   ", ("mode", "bold"),
+                      f" {p.mode} (asked: {p.requested_mode})")
+    )  # fmt: skip
     out.print(f"why: {p.mode_reason}", markup=False)
     table = Table(title_justify="left", title="Cloudflare cron triggers and the jobs they wake")
     for column in ("trigger (UTC)", "job", "schedule", "timezone", "as a native trigger"):
@@ -267,11 +278,11 @@ def plan_(
         ]
         for i, j in enumerate(members):
             table.add_row(
-                trigger if i == 0 else "",
-                j.name,
-                j.schedule,
-                j.timezone,
-                j.cloudflare_cron or "[yellow]tick only[/]",
+                plain(trigger) if i == 0 else "",
+                plain(j.name),
+                plain(j.schedule),
+                plain(j.timezone),
+                plain(j.cloudflare_cron) if j.cloudflare_cron else plain("tick only", "yellow"),
             )
         table.add_section()
     out.print(table)
@@ -441,26 +452,26 @@ def _when(text: Any, seconds: bool = True) -> str:
     return iso_utc(moment) if seconds else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _status(status: Any) -> str:
-    style = STATUS_STYLE.get(str(status))
-    return f"[{style}]{status}[/]" if style else escape(str(status))
+def _status(status: Any) -> Text:
+    return plain(status, STATUS_STYLE.get(str(status), ""))
 
 
-def _state(job: dict[str, Any]) -> str:
+def _state(job: dict[str, Any]) -> Text:
     paused = job.get("paused")
     if isinstance(paused, dict):
         reason = paused.get("reason")
-        why = f": {escape(str(reason))}" if reason else ""
-        return f"[yellow]paused[/] since {_when(paused.get('since'), seconds=False)}{why}"
-    return "enabled" if job.get("enabled", True) else "[dim]disabled[/]"
+        since = _when(paused.get("since"), seconds=False)
+        return Text.assemble(("paused", "yellow"), " since ", plain(since),
+                             *((": ", plain(reason)) if reason else ()))  # fmt: skip
+    return plain("enabled") if job.get("enabled", True) else plain("disabled", "dim")
 
 
-def _last(run: Any) -> tuple[str, str]:
+def _last(run: Any) -> tuple[Text, Text]:
     """A job's last run as (status, when it ended or last changed)."""
     if not isinstance(run, dict):
-        return "[dim]never[/]", ""
+        return plain("never", "dim"), plain("")
     at = run.get("finished_at") or run.get("updated_at") or run.get("scheduled_time")
-    return _status(run.get("status")), _when(at, seconds=False)
+    return _status(run.get("status")), plain(_when(at, seconds=False))
 
 
 @app.command()
@@ -479,7 +490,7 @@ def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOp
         return
     jobs = data.get("jobs") or []
     paused = sum(isinstance(j.get("paused"), dict) for j in jobs)
-    title = f"{_count(len(jobs), 'job')} at {worker.url}, {paused} paused"
+    title = plain(f"{_count(len(jobs), 'job')} at {worker.url}, {paused} paused")
     table = Table(title=title, title_justify="left")
     for column in ("job", "schedule", "timezone"):
         table.add_column(column, overflow="fold")
@@ -489,11 +500,11 @@ def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOp
     for j in jobs:
         upcoming = j.get("next") or []
         table.add_row(
-            escape(str(j.get("name"))),
-            escape(str(j.get("schedule"))),
-            escape(str(j.get("timezone"))),
+            plain(j.get("name")),
+            plain(j.get("schedule")),
+            plain(j.get("timezone")),
             _state(j),
-            _when(upcoming[0], seconds=False) if upcoming else "[dim]none[/]",
+            plain(_when(upcoming[0], seconds=False)) if upcoming else plain("none", "dim"),
             *_last(j.get("last")),
         )
     out.print(table)
@@ -502,10 +513,11 @@ def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOp
         # The skew check compares the catalog the Worker was deployed with and the dispatcher's.
         style = SKEW_STYLE.get(str(skew.get("status")), "yellow")
         checked = f" (checked {_when(skew['checked_at'])})" if skew.get("checked_at") else ""
-        message = escape(str(skew.get("message") or skew.get("status")))
-        out.print(f"Worker and Modal catalogs: [{style}]{message}[/]{checked}")
+        message = plain(skew.get("message") or skew.get("status"), style)
+        out.print(Text.assemble("Worker and Modal catalogs: ", message, plain(checked)))
     else:
-        out.print("Worker and Modal catalogs: [yellow]not reported by this Worker[/]")
+        out.print(Text.assemble("Worker and Modal catalogs: ",
+                                ("not reported by this Worker", "yellow")))  # fmt: skip
 
 
 @app.command()
@@ -522,7 +534,7 @@ def runs(
 ) -> None:
     """List a live stack's run log, newest first.
 
-    Exit 1 when the Worker refuses, 2 when it cannot be reached.
+    Exit 1 when the Worker refuses (no such job), 2 when it cannot be reached.
     """
     with _worker(stack, url) as worker:
         data = worker.runs(job, status.value if status else None, limit)
@@ -533,7 +545,7 @@ def runs(
     if not rows:
         out.print("no runs match", markup=False)
         return
-    title = f"{_count(len(rows), 'run')} at {worker.url}, newest first"
+    title = plain(f"{_count(len(rows), 'run')} at {worker.url}, newest first")
     table = Table(title=title, title_justify="left")
     table.add_column("run", overflow="fold")
     for column in ("trigger", "status", "attempts", "ended"):
@@ -542,12 +554,12 @@ def runs(
     for r in rows:
         detail = r.get("last_error") or r.get("result") or ""
         table.add_row(
-            escape(str(r.get("execution_id"))),
-            escape(str(r.get("trigger"))),
+            plain(r.get("execution_id")),
+            plain(r.get("trigger")),
             _status(r.get("status")),
-            str(r.get("attempts", "")),
-            _when(r.get("finished_at")),
-            escape(str(detail)[:120]),
+            plain(r.get("attempts", "")),
+            plain(_when(r.get("finished_at"))),
+            plain(str(detail)[:120]),
         )
     out.print(table)
 
@@ -671,7 +683,7 @@ def backfill(
     window = (iso_utc(_utc(start, "--from")), iso_utc(_utc(end, "--to")))
     with (
         _worker(stack, url) as worker,
-        err.status(f"backfilling {job} from {window[0]} to {window[1]}"),
+        err.status(plain(f"backfilling {job} from {window[0]} to {window[1]}")),
     ):
         data = worker.backfill(job, *window, timeout=BACKFILL_TIMEOUT_S)
     if as_json:
@@ -714,7 +726,7 @@ def demo(
 
     # Ctrl-C, and a SIGTERM from a supervisor, both unwind through the stack's `with`, which
     # stops the Worker and the dispatcher (even when SIGINT was ignored by a parent shell).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     begin = _utc(start) if start else d.default_start()
     end = begin + timedelta(minutes=round(hours * 60))
@@ -736,26 +748,36 @@ def demo(
                 typer.echo(json.dumps(outcome.as_json(), indent=2))
             else:
                 d.render(outcome, out)
-                out.print(
-                    f"dashboard: {stack.worker_url}/  (user any, password {stack.admin_token})"
-                )
-                sample = stack.admin("GET", "/runs?limit=3").json()
-                out.print_json(data=sample)
             if keep_running:
-                shown.print("the stack stays up; Ctrl-C to stop it")
+                # Only a stack that stays up has a dashboard to show: its URL and password last.
                 try:
+                    for line in (
+                        "the stack stays up until Ctrl-C; the dashboard takes any user name",
+                        f"dashboard: {stack.worker_url}/",
+                        f"password: {stack.admin_token}",
+                    ):
+                        shown.print(line, markup=False, highlight=False, soft_wrap=True)
                     while True:
-                        time.sleep(1)
-                except KeyboardInterrupt:
+                        signal.pause()
+                except KeyboardInterrupt:  # the way to stop it, from here on
                     pass
     except KeyboardInterrupt:
         err.print("cronflare: interrupted; everything it started has stopped", markup=False)
         raise typer.Exit(130) from None
+    if keep_running:
+        err.print("cronflare: stopped the local stack and everything it started", markup=False)
     if not outcome.ok:
         raise typer.Exit(1)
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    """The first SIGINT or SIGTERM unwinds; later ones are ignored from then on, so that they
+    cannot cut the stack's stop short, which used to leave node and workerd running. Users press
+    Ctrl-C twice, and `uv run` outside a terminal's foreground forwards a copy of the group's
+    SIGINT 200 ms later.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -770,6 +792,14 @@ def serve_dispatcher(
     faults: Annotated[
         str | None, typer.Option("--faults", help="JSON fault plan, for chaos runs and tests")
     ] = None,
+    stop_on_stdin_eof: Annotated[
+        bool,
+        typer.Option(
+            "--stop-on-stdin-eof",
+            hidden=True,
+            help="stop, with the worker processes, when stdin ends (the local stack's lifeline)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the dispatcher locally (POST /dispatch), running jobs in local worker processes.
 
@@ -784,6 +814,10 @@ def serve_dispatcher(
     from cronflare.runtime.store import SqliteStore
     from cronflare.runtime.wrapper import catalog_jobs
 
+    if stop_on_stdin_eof:
+        from cronflare.local.stack import stop_with_parent
+
+        stop_with_parent()
     keys = keys_from_env()
     if not keys[0]:
         err.print("cronflare: set CRONFLARE_SIGNING_KEY to serve the dispatcher", markup=False)

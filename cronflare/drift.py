@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from rich.table import Table
+from rich.text import Text
 
 from cronflare.settings import find_project_root
 
@@ -400,7 +401,7 @@ def rich_table(report: DriftReport, title: str) -> Table:
     table.add_column("operation", no_wrap=True)
     table.add_column("properties", overflow="fold", ratio=3)
     for row in table_rows(report):
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # URNs and paths as they are, never markup
     return table
 
 

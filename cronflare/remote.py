@@ -230,13 +230,14 @@ class Remote:
         return self.call("GET", "/jobs")
 
     def runs(self, job: str | None, status: str | None, limit: int) -> dict[str, Any]:
-        """GET /runs: the run log, newest first."""
+        """GET /runs: the run log, newest first; a 404 for a job the Worker does not know."""
         params: dict[str, str | int] = {"limit": limit}
         if job is not None:
             params["job"] = job
         if status is not None:
             params["status"] = status
-        return self.call("GET", "/runs", params=params)
+        missing = None if job is None else f"no such job: {job}"
+        return self.call("GET", "/runs", params=params, missing=missing)
 
     def run_job(self, job: str, args: dict[str, Any] | None) -> dict[str, Any]:
         """POST /jobs/<name>/run: no body runs it with the plan's args."""

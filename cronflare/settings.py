@@ -6,11 +6,12 @@ import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -44,6 +45,17 @@ class SecretRef:
 AlertOn = Literal["dead", "failed", "skipped", "missed"]
 
 
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not {value}",
+                                  {"value": str(value).lower()})  # fmt: skip
+    return value
+
+
+# Pulumi's `integer` (Pulumi.yaml) refuses true and false, which pydantic alone takes as 1 and 0.
+Integer = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 class Settings(BaseModel):
     """One stack's settings. Field names are snake_case; config keys are their camelCase aliases."""
 
@@ -58,23 +70,23 @@ class Settings(BaseModel):
     stack: str = Field(default="local", exclude=True)
     account_id: str | None = None
     cloudflare_plan: Literal["free", "paid"] = "free"
-    native_trigger_limit: int | None = Field(default=None, ge=0, le=250)
+    native_trigger_limit: Integer | None = Field(default=None, ge=0, le=250)
     trigger_mode: Literal["auto", "native", "tick"] = "auto"
     modal_environment: str = Field(default="main", min_length=1)
-    catchup_window_minutes: int = Field(default=60, ge=0, le=1440)
+    catchup_window_minutes: Integer = Field(default=60, ge=0, le=1440)
     # Runs whose scheduled time is older are pruned from the run log; counts over all time stay.
-    run_retention_days: int = Field(default=90, ge=1, le=3650)
+    run_retention_days: Integer = Field(default=90, ge=1, le=3650)
     # What the alert webhook hears of (docs/WORKER.md, Alerts).
     alert_on: tuple[AlertOn, ...] = ("dead",)
-    queue_batch_size: int = Field(default=10, ge=1, le=100)
-    queue_max_retries: int = Field(default=5, ge=0, le=100)
-    queue_max_wait_time_ms: int = Field(default=50, ge=0, le=60_000)
-    retry_max_delay_seconds: int = Field(default=300, ge=1, le=43_200)
+    queue_batch_size: Integer = Field(default=10, ge=1, le=100)
+    queue_max_retries: Integer = Field(default=5, ge=0, le=100)
+    queue_max_wait_time_ms: Integer = Field(default=50, ge=0, le=60_000)
+    retry_max_delay_seconds: Integer = Field(default=300, ge=1, le=43_200)
     # The account's workers.dev subdomain: the Worker is served at <script>.<this>.workers.dev.
     workers_subdomain: str | None = None
     # Signing keys are RandomPasswords named by generation; rotation moves these two numbers.
-    signing_key_generation: int = Field(default=1, ge=1)
-    next_signing_key_generation: int | None = Field(default=None, ge=1)
+    signing_key_generation: Integer = Field(default=1, ge=1)
+    next_signing_key_generation: Integer | None = Field(default=None, ge=1)
     # Output[str] inside a Pulumi program, SecretRef when read from the stack file: never text.
     alert_webhook_url: Any = Field(default=None, repr=False, exclude=True)
     jobs: dict[str, JobOverride] = Field(default_factory=dict)
@@ -137,16 +149,26 @@ class Settings(BaseModel):
 
 
 CONFIG_KEYS = frozenset(to_camel(name) for name in Settings.model_fields if name != "stack")
+# What every stack must set, and how: the program names its resources with both, and Pulumi.yaml
+# declares both with no default, so Pulumi itself refuses a stack without them. The model keeps
+# them optional for the local stack, which has neither.
+REQUIRED_KEYS: dict[str, tuple[str, str]] = {
+    "accountId": ("your Cloudflare account id", "<32-hex account id>"),
+    "workersSubdomain": (
+        "your account's workers.dev subdomain (Workers & Pages → Overview → Subdomain)",
+        "<subdomain>",
+    ),
+}
 
 
 def settings_from_config(
     values: Mapping[str, Any],
     stack: str,
     *,
-    require_account: bool,
     secret_keys: frozenset[str] = frozenset(),
 ) -> Settings:
-    """Build Settings from `cronflare:` config values (keys without the namespace).
+    """Build Settings from `cronflare:` config values (keys without the namespace): the model's
+    checks only, with no key required. A stack's config goes through check_stack_config().
 
     Values of `secret_keys` arrive still sealed (a SecretRef, or an Output inside Pulumi).
     """
@@ -166,17 +188,42 @@ def settings_from_config(
             problems.append(f"config {NAMESPACE}:{key}: is not a secret; set it in clear")
         else:
             clean[key] = value
-    if require_account and "accountId" not in values:
-        problems.append(
-            f"config {NAMESPACE}:accountId: required; set it with "
-            f"`pulumi config set {NAMESPACE}:accountId <32-hex account id>`"
-        )
     try:
         settings = Settings.model_validate(clean)
     except ValidationError as err:
         raise CatalogError(problems + [_config_line(e) for e in err.errors()]) from None
     if problems:
         raise CatalogError(problems)
+    return settings
+
+
+def check_stack_config(
+    values: Mapping[str, Any],
+    stack: str,
+    *,
+    secret_keys: frozenset[str] = frozenset(),
+) -> Settings:
+    """A stack's Settings, or CatalogError with every problem, one line each: every check that
+    `pulumi up` makes on a stack's `cronflare:` config, in one place.
+
+    The Pulumi program (infra/inputs.py) and the commands that read a stack file
+    (load_stack_settings: check, plan, next and cost with --stack) call this, so
+    `cronflare check --stack S` passes exactly when the program takes S's config.
+    It checks the model (types, ranges, unknown keys, secrets in clear, job overrides, the
+    rotation) and that the REQUIRED_KEYS are set; the catalog against the stack is plan()'s.
+    """
+    missing = [
+        f"config {NAMESPACE}:{key}: required: {what}; set it with "
+        f"`pulumi config set {NAMESPACE}:{key} {placeholder}`"
+        for key, (what, placeholder) in REQUIRED_KEYS.items()
+        if values.get(key) is None
+    ]
+    try:
+        settings = settings_from_config(values, stack, secret_keys=secret_keys)
+    except CatalogError as error:
+        raise CatalogError(error.problems + missing) from None
+    if missing:
+        raise CatalogError(missing)
     return settings
 
 
@@ -206,7 +253,9 @@ def find_project_root(start: Path | None = None) -> Path:
 
 
 def load_stack_settings(stack: str, root: Path | None = None) -> Settings:
-    """Read Pulumi.<stack>.yaml directly, so that the CLI needs no Pulumi CLI."""
+    """Read Pulumi.<stack>.yaml directly, so that the CLI needs no Pulumi CLI, and check it as the
+    program checks the config `pulumi up` hands it: check_stack_config().
+    """
     path = find_project_root(root) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise CatalogError([f"stack {stack}: no {path.name} in {path.parent}"])
@@ -227,7 +276,7 @@ def load_stack_settings(stack: str, root: Path | None = None) -> Settings:
             secret.add(key)
             value = SecretRef(value["secure"])
         values[key] = value
-    return settings_from_config(values, stack, require_account=True, secret_keys=frozenset(secret))
+    return check_stack_config(values, stack, secret_keys=frozenset(secret))
 
 
 def local_settings(**overrides: Any) -> Settings:

@@ -20,3 +20,8 @@ pulumi.export("jobCount", len(plan.jobs))
 pulumi.export("enabledJobCount", sum(j.enabled for j in plan.jobs))
 pulumi.export("adminToken", scheduler.admin_token)
 pulumi.export("signingKey", scheduler.signing_key)
+# What alert receivers verify with (docs/SECURITY.md, "Verifying an alert"); the next one only
+# while a rotation is underway, so a receiver can take both before the swap.
+pulumi.export("alertSigningKey", scheduler.alert_signing_key)
+if scheduler.alert_signing_key_next is not None:
+    pulumi.export("alertSigningKeyNext", scheduler.alert_signing_key_next)

@@ -12,15 +12,7 @@ from cronflare.bundle import Bundle, worker_bundle
 from cronflare.catalog.loader import load_catalog
 from cronflare.catalog.model import CatalogError
 from cronflare.plan import DeployPlan, plan
-from cronflare.settings import NAMESPACE, SECRET_KEYS, Settings, settings_from_config
-
-# Needed for a deploy, though `cronflare check --stack` can do without them.
-DEPLOY_KEYS = {
-    "workersSubdomain": (
-        "required to deploy: your account's workers.dev subdomain (Workers & Pages → Overview → "
-        "Subdomain); set it with `pulumi config set cronflare:workersSubdomain <name>`"
-    ),
-}
+from cronflare.settings import NAMESPACE, SECRET_KEYS, Settings, check_stack_config
 
 # Kept as text even when they look like JSON numbers (an all-digit account id, say).
 _TEXT_KEYS = frozenset({"accountId", "workersSubdomain", "modalEnvironment"})
@@ -44,7 +36,9 @@ def _decode(value: Any) -> Any:
 
 
 def stack_settings() -> Settings:
-    """This stack's Settings from `cronflare:` config. Secret values stay Output[str]."""
+    """This stack's Settings from `cronflare:` config, checked by check_stack_config() as
+    `cronflare check --stack` checks the stack file. Secret values stay Output[str].
+    """
     config = pulumi.Config(NAMESPACE)
     values: dict[str, Any] = {}
     secret: set[str] = set()
@@ -54,18 +48,7 @@ def stack_settings() -> Settings:
             values[key] = config.get_secret(key) if key in SECRET_KEYS else raw
         else:
             values[key] = raw if key in _TEXT_KEYS else _decode(raw)
-    missing = [
-        f"config {NAMESPACE}:{key}: {why}" for key, why in DEPLOY_KEYS.items() if key not in values
-    ]
-    try:
-        settings = settings_from_config(
-            values, pulumi.get_stack(), require_account=True, secret_keys=frozenset(secret)
-        )
-    except CatalogError as error:
-        raise CatalogError(error.problems + missing) from None
-    if missing:
-        raise CatalogError(missing)
-    return settings
+    return check_stack_config(values, pulumi.get_stack(), secret_keys=frozenset(secret))
 
 
 def program_inputs() -> tuple[Settings, DeployPlan, Bundle]:

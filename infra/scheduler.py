@@ -14,6 +14,7 @@ import pulumi_random as random
 
 from cronflare.bundle import WORKER_SRC, Bundle
 from cronflare.plan import WORKER_PLAN_MODULE, DeployPlan
+from cronflare.runtime.signing import purpose_key
 from cronflare.settings import Settings
 from infra.providers.d1_migrations import D1Migrations, D1MigrationsArgs
 from infra.providers.modal_deploy import ModalDeployment, ModalDeploymentArgs, source_hash
@@ -72,6 +73,11 @@ def _signing_key(name: str, generation: int, parent: pulumi.Resource) -> random.
     )
 
 
+def _alert_key(signing: random.RandomPassword) -> pulumi.Output[str]:
+    """The key alert receivers verify with: derived, so it is no resource and signs only alerts."""
+    return pulumi.Output.secret(signing.result.apply(lambda k: purpose_key(k, "alert")))
+
+
 class Scheduler(pulumi.ComponentResource):
     """Everything one stack runs on, Modal and Cloudflare. Children are named after it."""
 
@@ -81,6 +87,8 @@ class Scheduler(pulumi.ComponentResource):
     d1_database_id: pulumi.Output[str]
     admin_token: pulumi.Output[str]
     signing_key: pulumi.Output[str]
+    alert_signing_key: pulumi.Output[str]
+    alert_signing_key_next: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None
@@ -232,13 +240,17 @@ class Scheduler(pulumi.ComponentResource):
         self.d1_database_id = db.uuid
         self.admin_token = pulumi.Output.secret(admin.result)
         self.signing_key = pulumi.Output.secret(signing.result)
-        self.register_outputs(
-            {
-                "worker_url": self.worker_url,
-                "script_name": self.script_name,
-                "dispatcher_url": self.dispatcher_url,
-                "d1_database_id": self.d1_database_id,
-                "admin_token": self.admin_token,
-                "signing_key": self.signing_key,
-            }
-        )
+        self.alert_signing_key = _alert_key(signing)
+        self.alert_signing_key_next = _alert_key(signing_next) if signing_next else None
+        outputs: dict[str, Any] = {
+            "worker_url": self.worker_url,
+            "script_name": self.script_name,
+            "dispatcher_url": self.dispatcher_url,
+            "d1_database_id": self.d1_database_id,
+            "admin_token": self.admin_token,
+            "signing_key": self.signing_key,
+            "alert_signing_key": self.alert_signing_key,
+        }
+        if self.alert_signing_key_next is not None:
+            outputs["alert_signing_key_next"] = self.alert_signing_key_next
+        self.register_outputs(outputs)

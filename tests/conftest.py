@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +45,8 @@ class CallbackServer:
     received: list[Received] = field(default_factory=list)
     fail_first: int = 0
     fail_status: int = 503
+    # Decides each answer instead, (status, JSON body): a Worker of one signing scheme or another.
+    answer: Callable[[Received], tuple[int, dict[str, Any]]] | None = None
 
 
 @pytest.fixture
@@ -55,12 +57,16 @@ def callback_server() -> Iterator[CallbackServer]:
         def do_POST(self) -> None:
             server = state["s"]
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            server.received.append(Received(self.path, dict(self.headers.items()), body))
+            got = Received(self.path, dict(self.headers.items()), body)
+            server.received.append(got)
             failing = len(server.received) <= server.fail_first
-            self.send_response(server.fail_status if failing else 200)
+            status, data = (server.fail_status if failing else 200), {"ok": True}
+            if server.answer is not None:
+                status, data = server.answer(got)
+            self.send_response(status)
             self.send_header("content-type", "application/json")
             self.end_headers()
-            self.wfile.write(b'{"ok": true}')
+            self.wfile.write(json.dumps(data).encode())
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -48,6 +48,19 @@ CATALOG = Catalog(jobs=[
 ])
 """
 
+# Brackets rich would read as markup, in each user string check and plan print.
+MARKUP_CATALOG = """
+from cronflare import Catalog, Image, Job
+H = "jobs.handlers.ops:monitor"
+CATALOG = Catalog(jobs=[
+    Job(name="pg", description="loads [bold]rows[/] with psycopg[binary]", handler=H,
+        schedule="@daily", image=Image(pip=["psycopg[binary]==3.2.10", "rich[bold]"]),
+        volumes={"/data/[bold]/[/]": "cache"}),
+    Job(name="bad", description="[/]", handler=H, schedule="@daily",
+        image=Image(pip=["psycopg[/]"])),
+])
+"""
+
 
 def run(*args: str, env: dict | None = None):
     return runner.invoke(cli.app, list(args), env=env)
@@ -189,7 +202,7 @@ def test_check_and_plan_name_a_targets_environment_and_a_disabled_job(
     )
     (tmp_path / "Pulumi.yaml").write_text("name: cronflare\n")
     (tmp_path / "Pulumi.t.yaml").write_text(
-        json.dumps({"config": {"cronflare:accountId": "0" * 32,
+        json.dumps({"config": {"cronflare:accountId": "0" * 32, "cronflare:workersSubdomain": "a",
                                "cronflare:jobs": {"plain": {"enabled": False}}}})
     )  # fmt: skip
     monkeypatch.chdir(tmp_path)
@@ -199,6 +212,52 @@ def test_check_and_plan_name_a_targets_environment_and_a_disabled_job(
         got = rows(r.stdout)
         assert got["remote"][0] == "target etl/run (environment data)", command
         assert got["plain (disabled)"] == ["jobs.handlers.ops:monitor", "default", ""], command
+
+
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_check_and_plan_print_pip_specs_paths_and_problems_as_they_are(
+    tmp_path: Path, command: str
+):
+    """`psycopg[binary]==3.2.10` stays whole (it used to print as `psycopg==3.2.10`), `[bold]`
+    and `[/]` too, in the table and in a problem's line.
+    """
+    path = tmp_path / "markup.py"
+    path.write_text(MARKUP_CATALOG)
+    r = run(command, "--catalog", str(path))
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        "job bad: image: pip requirement 'psycopg[/]' is not valid: Expected matching "
+        "RIGHT_BRACKET for LEFT_BRACKET, after extras"
+    ]
+    path.write_text(MARKUP_CATALOG.replace('"psycopg[/]"', '"psycopg[pool]"'))
+    r = run(command, "--catalog", str(path))
+    assert r.exit_code == 0, r.output
+    got = rows(r.stdout)
+    assert got["pg"] == ["jobs.handlers.ops:monitor", "pip: psycopg[binary]==3.2.10, rich[bold]",
+                         "/data/[bold]/[/]=cache"]  # fmt: skip
+    assert got["bad"][1] == "pip: psycopg[pool]"
+
+
+def test_check_stack_refuses_what_pulumi_up_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A stack file without workersSubdomain passed `check --stack`, and then `pulumi up`
+    refused it; now both refuse it, with the same line. Plain `check` needs no account.
+    """
+    (tmp_path / "Pulumi.yaml").write_text("name: cronflare\n")
+    (tmp_path / "Pulumi.t.yaml").write_text(
+        json.dumps({"config": {"cronflare:accountId": "0" * 32}})
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("check", "--stack", "t", "--catalog", str(ROOT / "jobs" / "catalog.py"))
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "config cronflare:workersSubdomain: required: your account's workers.dev subdomain "
+        "(Workers & Pages → Overview → Subdomain); set it with "
+        "`pulumi config set cronflare:workersSubdomain <subdomain>`"
+    ]
+    r = run("check", "--catalog", str(ROOT / "jobs" / "catalog.py"))
+    assert r.exit_code == 0 and "stack local" in r.stdout, r.output
 
 
 @pytest.mark.parametrize("command", ["check", "plan"])

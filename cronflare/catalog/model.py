@@ -26,6 +26,7 @@ HANDLER_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # "app-name/function-name": a Modal app name, then a function (or "Class.method") in it.
 TARGET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?$")
 ARGS_MAX_BYTES = 8 * 1024
+ARGS_MAX_DEPTH = 32  # objects and arrays, the args object itself included (as in the Worker)
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

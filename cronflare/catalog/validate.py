@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 from cronflare.catalog.loader import RefError, import_ref
 from cronflare.catalog.model import (
     ARGS_MAX_BYTES,
+    ARGS_MAX_DEPTH,
     HANDLER_PATH,
     SECRET_NAME,
     SLUG,
@@ -170,6 +171,20 @@ def image_problems(image: Image | str) -> list[str]:
     return problems
 
 
+def reserved_directory(path: str) -> str | None:
+    """Why a volume may not be mounted on this normalised absolute path, naming the system or
+    reserved directory it is or falls under; None when it may.
+    """
+    if path == "/":
+        return "the root directory; mount a volume on a directory of its own, such as /data"
+    for reserved in RESERVED_MOUNTS:
+        if path == reserved:
+            return f"the system or reserved directory {reserved}"
+        if path.startswith(reserved + "/"):
+            return f"under the system or reserved directory {reserved}"
+    return None
+
+
 def volume_problems(volumes: Mapping[str, str]) -> list[str]:
     """Every reason these mounts cannot work: relative, shared or system paths, bad names."""
     problems = []
@@ -181,8 +196,9 @@ def volume_problems(volumes: Mapping[str, str]) -> list[str]:
             continue
         if not VOLUME_NAME.match(name):
             problems.append(f"{path}: {name!r} is not a valid Modal Volume name")
-        if clean == "/" or any(clean == r or clean.startswith(r + "/") for r in RESERVED_MOUNTS):
-            problems.append(f"{path!r} is under a system or reserved directory ({clean})")
+        reserved = reserved_directory(clean)
+        if reserved is not None:
+            problems.append(f"{path!r} is {reserved}")
             continue
         for other, other_path in seen.items():
             if clean == other or clean.startswith(other + "/") or other.startswith(clean + "/"):
@@ -191,10 +207,22 @@ def volume_problems(volumes: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def _deeper_than(value: object, levels: int) -> bool:
+    """Whether objects and arrays nest more than `levels` deep; it stops descending there, so a
+    hostile value costs no deep recursion.
+    """
+    if not isinstance(value, Mapping | list | tuple):
+        return False
+    items = value.values() if isinstance(value, Mapping) else value
+    return levels < 1 or any(_deeper_than(v, levels - 1) for v in items)
+
+
 def args_problem(args: Mapping[str, object]) -> str | None:
     """Why these arguments cannot travel with a run, or None."""
     if not args:
         return None
+    if _deeper_than(args, ARGS_MAX_DEPTH):
+        return f"is nested deeper than {ARGS_MAX_DEPTH} levels"
     size = len(json.dumps(args, separators=(",", ":")).encode())
     if size > ARGS_MAX_BYTES:
         return f"is {size} bytes serialized; at most {ARGS_MAX_BYTES} (8 KiB)"

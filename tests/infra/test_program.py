@@ -18,7 +18,8 @@ from cronflare import cli
 from cronflare.bundle import worker_bundle
 from cronflare.catalog.loader import load_catalog
 from cronflare.plan import plan
-from cronflare.settings import Settings, load_stack_settings
+from cronflare.runtime.signing import PURPOSES, purpose_key
+from cronflare.settings import load_stack_settings
 from tests.infra.program_harness import (
     ACCOUNT,
     COMPONENT,
@@ -355,10 +356,53 @@ def test_workers_dev_is_enabled_and_the_outputs_say_where_things_are(example_run
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_secret_outputs_are_secret(example_runs, stack):
-    """The admin token and the signing key are secret outputs; the rest are plain."""
+    """The admin token, the signing key and the alert key are secret outputs; the rest are plain."""
     run = example_runs[stack]
-    assert run.secret_exports == {"adminToken", "signingKey"}
+    assert run.secret_exports == {"adminToken", "signingKey", "alertSigningKey"}
     assert run.exports["adminToken"] == mock_secret(f"cronflare-{stack}-admin-token")
+
+
+def _inputs_holding(run: Run, value: str) -> list[str]:
+    return [f"{r.urn}{path}" for r in run.resources for path, t in _strings(r.inputs) if value in t]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_alert_key_is_the_signing_keys_alert_purpose_key_and_nothing_else(example_runs, stack):
+    """alertSigningKey is what a webhook receiver verifies with: derived from the signing key for
+    alerts, so it signs no report or dispatch; computed in the program, so no resource holds it
+    (the resource count above is unchanged) and no rotation output exists outside a rotation.
+    """
+    run = example_runs[stack]
+    signing = mock_secret(f"cronflare-{stack}-signing-key-1")
+    key = run.exports["alertSigningKey"]
+    component = run.one(COMPONENT).urn
+    assert key == purpose_key(signing, "alert"), component
+    assert key not in {signing, *(purpose_key(signing, p) for p in PURPOSES if p != "alert")}
+    assert "alertSigningKey" in run.secret_exports, component
+    assert "alertSigningKeyNext" not in run.exports, component
+    assert _inputs_holding(run, key) == []
+
+
+def test_a_rotation_exports_the_next_alert_key_checked_inside_the_program_run(deploy):
+    """During a rotation both alert keys are secret outputs, each its generation's alert key, so
+    receivers can take the next one before the swap; still no resource holds either.
+    """
+    component = f"urn:pulumi:{COMPONENT}::cronflare-dev"
+    current, upcoming = (mock_secret(f"cronflare-dev-signing-key-{g}") for g in (1, 2))
+    seen: list[str] = []
+
+    def check(exports: dict[str, Any]) -> None:
+        assert exports["alertSigningKey"] == purpose_key(current, "alert"), component
+        assert exports["alertSigningKeyNext"] == purpose_key(upcoming, "alert"), component
+        assert exports["alertSigningKeyNext"] not in (upcoming, purpose_key(upcoming, "report"))
+        seen.append("checked")
+
+    run = deploy("dev", nextSigningKeyGeneration=2, check=check)
+    assert seen == ["checked"]
+    assert {"alertSigningKey", "alertSigningKeyNext"} <= run.secret_exports, component
+    for name in ("alertSigningKey", "alertSigningKeyNext"):
+        assert _inputs_holding(run, run.exports[name]) == [], name
+    assert Counter(r.typ for r in run.resources)[PASSWORD] == 3, component
 
 
 def test_exports_checked_inside_the_program_run(deploy):
@@ -505,49 +549,16 @@ def test_an_alert_hook_in_clear_is_refused(deploy, monkeypatch):
     assert_nothing_registered(monkeypatch, deploy, "prod", alertWebhookUrl=HOOK)
 
 
-def test_deploy_keys_are_required_with_how_to_set_them(deploy):
-    """A stack with no account id or workers.dev subdomain: a line each, with its fix."""
-    lines, _ = program_error(deploy, "dev", accountId=None, workersSubdomain=None)
-    assert [line.split(":", 2)[1].split(" ")[0] for line in lines] == [
-        "accountId",
-        "workersSubdomain",
-    ]
-    assert all("pulumi config set cronflare:" in line for line in lines)
-
-
-# -- Pulumi.yaml declares the keys Settings reads, with the same defaults
-
-
-UNDECLARED = {
-    "nativeTriggerLimit",
-    "nextSigningKeyGeneration",
-    "alertWebhookUrl",
-    "jobs",
-    "prices",
-}
-REQUIRED = {"accountId", "workersSubdomain"}
-
-
-def test_pulumi_yaml_declares_every_setting_with_its_type_and_default():
-    """Typed declarations match the Settings model; the optional keys Pulumi cannot declare
-    (they would become required) are exactly the five the file's comment lists.
+@pytest.mark.parametrize("missing", [("accountId",), ("workersSubdomain",),
+                                     ("accountId", "workersSubdomain")])  # fmt: skip
+def test_deploy_keys_are_required_with_how_to_set_them(deploy, tmp_path, missing):
+    """A stack with no account id or workers.dev subdomain: a line each, with its fix, and
+    `cronflare check --stack` refuses it with the same lines (one function checks both).
     """
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    fields = {f.alias: (n, f) for n, f in Settings.model_fields.items() if f.alias and n != "stack"}
-    assert set(declared) | UNDECLARED == set(fields)
-    assert not set(declared) & UNDECLARED
-    comment = (ROOT / "Pulumi.yaml").read_text()
-    for key in UNDECLARED:
-        assert f"#   {key} " in comment, key
-    for key, decl in declared.items():
-        name, field = fields[key]
-        value = Settings().__getattribute__(name)
-        kind = {int: "integer", str: "string", tuple: "array"}[type(value or "")]
-        if key in REQUIRED:
-            assert "default" not in decl, key
-            assert decl["type"] == "string", key
-        else:
-            assert decl["type"] == kind, key
-            default = list(field.default) if kind == "array" else field.default
-            assert decl["default"] == default, key
-        assert decl.get("description"), key
+    gone = dict.fromkeys(missing)
+    lines, _ = program_error(deploy, "dev", **gone)
+    assert [line.split(":", 2)[1] for line in lines] == list(missing)
+    assert all("pulumi config set cronflare:" in line for line in lines)
+    values = stack_config("dev", **gone)
+    stack_yaml = {"config": {f"cronflare:{k}": v for k, v in values.items()}}
+    assert lines == check_lines(tmp_path, stack_yaml)

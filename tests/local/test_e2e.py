@@ -19,10 +19,11 @@ from typing import Any
 
 import httpx
 
-from cronflare.local.stack import TERMINAL, LocalStack
+from cronflare.local.stack import TERMINAL, LocalStack, StackError
 from cronflare.runtime.signing import signed_headers
 from tests import ROOT
 from tests.fixtures.e2e_catalog import ON_DEMAND, WITH_GHOST
+from tests.signed import dispatch_headers
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -107,7 +108,9 @@ def test_a_poison_job_dead_letters_alerts_and_replays(make_stack, callback_serve
     stack.scheduled(ms(30))
     runs = by_id(settle(stack, 2))
     poison = runs["poison@2026-11-23T09:30Z"]
-    assert poison["status"] == "dead" and poison["last_error"].startswith("dead-lettered after 3")
+    assert poison["status"] == "dead" and poison["last_error"].startswith(
+        "dead-lettered after 4"
+    )  # the tick's own, then 3
     wait_for(lambda: callback_server.received)  # the alert follows the run's `dead` by a moment
     [alert] = callback_server.received
     assert (
@@ -133,6 +136,47 @@ def test_the_same_minute_fired_twice_runs_once(make_stack):
     runs = settle(stack, 2)
     assert {r["status"] for r in runs} == {"succeeded"}
     assert_each_ended_once(stack, runs)
+
+
+def _crashing_tick(stack: LocalStack, minute: float) -> None:
+    """A tick that dies as WORKER_FAULTS asks: scheduled() answers an exception."""
+    try:
+        stack.scheduled(ms(minute))
+    except StackError as err:
+        assert '"outcome":"exception"' in str(err)
+    else:
+        raise AssertionError("the tick did not die")
+
+
+def test_a_worker_that_dies_after_its_insert_loses_no_run(make_stack):
+    """D1 is the outbox: the runs of a tick that died before its POST are queued in the log, and
+    the next tick, catching up from the last minute that completed, dispatches them once.
+    """
+    stack = make_stack(worker_faults={"die": "after-insert", "at": "2026-11-23T10:00:00.000Z"})
+    stack.scheduled(ms(59))
+    _crashing_tick(stack, 60)
+    assert {
+        r["status"] for r in stack.runs() if r["scheduled_time"].startswith("2026-11-23T10:00")
+    } == {"queued"}
+    stack.scheduled(ms(61))
+    runs = by_id(settle(stack, 4))  # minutely 09:59, 10:00, 10:01 and hourly 10:00
+    assert {r["status"] for r in runs.values()} == {"succeeded"}
+    assert runs["hourly@2026-11-23T10:00Z"]["trigger"] == "cron"
+    assert_each_ended_once(stack, list(runs.values()))
+
+
+def test_a_worker_that_dies_after_its_post_starts_nothing_twice(make_stack):
+    """The dispatcher spawned the batch, but the tick died before writing a word of the answer:
+    the next tick sends the still-queued runs again, the dispatcher answers `duplicate` with the
+    first call, and each job body ran once.
+    """
+    stack = make_stack(worker_faults={"die": "after-post", "at": "2026-11-23T10:00:00.000Z"})
+    stack.scheduled(ms(59))
+    _crashing_tick(stack, 60)
+    stack.scheduled(ms(61))
+    runs = by_id(settle(stack, 4))
+    assert {r["status"] for r in runs.values()} == {"succeeded"}
+    assert_each_ended_once(stack, list(runs.values()))
 
 
 def test_the_worker_and_the_dispatcher_report_one_catalog_hash(make_stack):
@@ -197,6 +241,38 @@ def test_a_manual_run_takes_its_own_args_and_the_run_log_keeps_them_and_the_resu
     assert_each_ended_once(stack, list(runs.values()))
 
 
+def test_a_replayed_skip_reruns_whichever_cause_skipped_it(make_stack):
+    """Through the real Worker and dispatcher: a run skipped by a pause and one skipped by
+    concurrency forbid each reach their job when replayed, and end succeeded, once.
+    """
+    stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
+    run = lambda id_: by_id(stack.runs()).get(id_, {})  # noqa: E731
+    assert stack.admin("POST", "/jobs/hourly/pause").status_code == 200
+    stack.scheduled(ms(0))
+    paused = "hourly@2026-11-23T09:00Z"
+    wait_for(lambda: run(paused).get("status") == "skipped")
+    assert run(paused)["last_error"].startswith("paused")
+    assert stack.admin("POST", f"/runs/{paused.replace('@', '%40')}/replay").status_code == 409
+    assert stack.admin("POST", "/jobs/hourly/resume").status_code == 200
+
+    first = stack.admin("POST", "/jobs/gated/run").json()["execution_id"]
+    wait_for(lambda: run(first).get("status") == "dispatched")  # spawned, and running
+    second = stack.admin("POST", "/jobs/gated/run").json()["execution_id"]
+    wait_for(lambda: run(second).get("status") == "skipped")
+    assert "concurrency forbid" in run(second)["last_error"]
+    (stack.state_dir / "output" / "gated" / "open").write_text("")
+    wait_for(lambda: run(first).get("status") == "succeeded")
+    for skipped in (paused, second):
+        path = f"/runs/{skipped.replace('@', '%40')}/replay"
+        assert stack.admin("POST", path).status_code == 202, skipped
+    runs = by_id(settle(stack, 4))
+    assert {i: runs[i]["status"] for i in (paused, first, second)} == dict.fromkeys(
+        (paused, first, second), "succeeded"
+    )
+    assert runs[second]["trigger"] == runs[paused]["trigger"] == "replay"
+    assert_each_ended_once(stack, list(runs.values()))
+
+
 def test_a_target_job_runs_its_stand_in_locally_and_ends_once(make_stack):
     stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
     ok = stack.admin("POST", "/jobs/remote/run", {"args": {"size": 4}})
@@ -214,19 +290,20 @@ def test_forged_or_replayed_requests_are_refused_and_nothing_runs(make_stack):
     body = json.dumps({"execution_id": "minutely@2026-11-23T09:01Z", "job": "minutely",
                        "scheduled_time": "2026-11-23T09:01:00Z", "trigger": "cron", "attempt": 1,
                        "callback_url": f"{stack.worker_url}/runs/x"})  # fmt: skip
-    forged = httpx.post(f"{stack.dispatcher_url}/dispatch", content=body,
-                        headers=signed_headers("not-the-key", body))  # fmt: skip
-    old = signed_headers(stack.signing_key, body, now=time.time() - 600)
-    replayed = httpx.post(f"{stack.dispatcher_url}/dispatch", content=body, headers=old)
+    target = f"{stack.dispatcher_url}/dispatch"
+    forged = httpx.post(target, content=body, headers=dispatch_headers("not-the-key", body, target))
+    old = dispatch_headers(stack.signing_key, body, target, now=time.time() - 600)
+    replayed = httpx.post(target, content=body, headers=old)
     assert (forged.status_code, replayed.status_code) == (401, 401)
     stack.scheduled(ms(2), wait=10)
     [run] = settle(stack, 1)
     report = json.dumps({"status": "failed", "error": "forged"})
     url = f"{stack.worker_url}/runs/{run['execution_id'].replace('@', '%40')}"
-    assert (
-        httpx.post(url, content=report, headers=signed_headers("not-the-key", report)).status_code
-        == 401
-    )
+    forged_report = signed_headers("not-the-key", "report", "POST", url, report)
+    assert httpx.post(url, content=report, headers=forged_report).status_code == 401
+    # A dispatch signature, however valid, is no report.
+    as_dispatch = dispatch_headers(stack.signing_key, report, url)
+    assert httpx.post(url, content=report, headers=as_dispatch).status_code == 401
     assert [e["execution_id"] for e in stack.executions()] == [run["execution_id"]]
     assert settle(stack, 1)[0]["status"] == "succeeded"
 

@@ -274,6 +274,13 @@ def test_runs_passes_its_filters_as_query_parameters(worker: FakeWorker):
     assert dict(worker.last.url.params) == {"limit": "50"}
 
 
+def test_runs_of_a_known_job_with_none_to_show_exits_0(worker: FakeWorker):
+    """An empty page is an answer, not a refusal: the Worker 404s only jobs it does not know."""
+    worker.answer("GET", "/runs", 200, {"runs": []})
+    r = run("runs", "--job", "hourly", "--status", "dead", "--url", URL)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "no runs match\n", "")
+
+
 def test_runs_refuses_an_unknown_status_before_sending(worker: FakeWorker):
     """--status takes only the run log's statuses (a usage error, exit 2)."""
     r = run("runs", "--status", "done", "--url", URL)
@@ -370,6 +377,8 @@ def test_backfill_refuses_a_time_that_is_not_iso_before_sending(worker: FakeWork
         (["replay", "nope@x"], "POST", "/runs/nope%40x/replay", 404, "no such run", 1,
          "cronflare: no such run: nope@x"),
         (["pause", "nope"], "POST", "/jobs/nope/pause", 404, "no such job: nope", 1,
+         "cronflare: no such job: nope"),
+        (["runs", "--job", "nope"], "GET", "/runs", 404, "no such job: nope", 1,
          "cronflare: no such job: nope"),
         (["run", "hourly"], "POST", "/jobs/hourly/run", 409,
          "job hourly is paused (since 2026-11-23T09:00:00.000Z); resume it first", 1,
@@ -477,3 +486,52 @@ def test_every_day_two_command_takes_stack_url_and_json(command: str):
     r = runner.invoke(cli.app, [command, "--help"])
     assert r.exit_code == 0
     assert all(option in r.stdout for option in ("--stack", "--url", "--json")), r.stdout
+
+
+# --- what the Worker says is printed as it is, never as rich markup ----------------------------
+
+
+def test_status_prints_the_workers_text_as_it_is(worker: FakeWorker):
+    """Job names, schedules, pause reasons, last runs and the skew message keep their brackets
+    (`[/]` used to crash the table) and emoji codes stay codes.
+    """
+    jobs = {
+        "jobs": [
+            {"name": "etl[x]", "description": "[bold]d[/]", "schedule": "[/]", "timezone": "UTC",
+             "enabled": True, "s": 0, "next": ["soon [/]"],
+             "last": {"execution_id": "etl[x]@1", "status": "[red]odd[/]", "finished_at": "[i]"},
+             "paused": {"reason": "pg[binary] [/]", "since": "2026-11-23T08:30:00.000Z"}},
+        ],
+        "skew": {"status": "in sync", "message": "in sync [bold]:fire:[/]"},
+    }  # fmt: skip
+    worker.answer("GET", "/jobs", 200, jobs)
+    r = run("status", "--url", URL)
+    assert r.exit_code == 0, r.stderr
+    lines = [line.split("│")[1:-1] for line in r.stdout.splitlines() if "│" in line]
+    cells = [" ".join(c[i].strip() for c in lines if c[i].strip()) for i in range(7)]
+    assert cells == [
+        "etl[x]",
+        "[/]",
+        "UTC",
+        "paused since 2026-11-23T08:30Z: pg[binary] [/]",
+        "soon [/]",
+        "[red]odd[/]",
+        "[i]",
+    ]
+    assert r.stdout.splitlines()[-1] == "Worker and Modal catalogs: in sync [bold]:fire:[/]"
+
+
+def test_runs_and_backfill_print_the_workers_and_the_users_text_as_it_is(worker: FakeWorker):
+    """Run ids, triggers, errors (a Python error quoting `psycopg[binary]`, say) and job names."""
+    error = "ValueError: [bold]x[/] psycopg[binary] :fire:"
+    row = {**RUN, "execution_id": "etl[x]@2026-11-23T09:00Z", "trigger": "[i]cron", "attempts": 2,
+           "finished_at": "[/]", "last_error": error}  # fmt: skip
+    worker.answer("GET", "/runs", 200, {"runs": [row]})
+    r = run("runs", "--url", URL)
+    assert r.exit_code == 0, r.stderr
+    assert "etl[x]@2026-11-23T09:00Z" in r.stdout and "│ [i]cron │" in r.stdout
+    assert "│ [/]   │" in r.stdout and error in r.stdout
+    worker.answer("POST", "/jobs/etl%5B%2F%5D/backfill", 404, {"error": "no such job: etl[/]"})
+    r = run("backfill", "etl[/]", "--from", "2026-11-23T00:00Z", "--to", "2026-11-23T02:00Z",
+            "--url", URL)  # fmt: skip
+    assert (r.exit_code, r.stderr.strip()) == (1, "cronflare: no such job: etl[/]")

@@ -73,7 +73,7 @@ def test_status_lists_every_job_with_next_runs_and_the_skew_check(stack: LocalSt
     assert data["skew"]["status"] in ("in sync", "out of sync", "unchecked", "check failed")
     r = cronflare(stack, "status")
     assert r.exit_code == 0, r.stderr
-    assert f"5 jobs at {stack.worker_url}" in r.stdout
+    assert f"{len(ON_DEMAND.jobs)} jobs at {stack.worker_url}" in r.stdout
     assert "Worker and Modal catalogs: " in r.stdout
 
 
@@ -81,7 +81,7 @@ def test_run_with_args_then_runs_finds_it_succeeded(stack: LocalStack):
     """A run's own --args reach the job, and `runs` filters by job, status and limit."""
     queued = json_of(stack, "run", "echo", "--args", '{"greeting": "hi"}')
     run_id = queued["execution_id"]
-    assert queued["status"] == "queued" and run_id.startswith("echo@manual-")
+    assert queued["status"] == "queued" and run_id.startswith("echo@") and "Z-manual-" in run_id
     assert ended(stack, run_id)[run_id]["status"] == "succeeded"
     found = json_of(stack, "runs", "--job", "echo", "--status", "succeeded", "--limit", "500")
     [run] = [r for r in found["runs"] if r["execution_id"] == run_id]
@@ -169,3 +169,5 @@ def test_a_wrong_token_or_an_unknown_job_is_refused_with_exit_1(stack: LocalStac
         assert (r.exit_code, r.stderr.strip()) == (1, "cronflare: no such job: nope"), command
     r = cronflare(stack, "backfill", "nope", "--from", "2026-11-01", "--to", "2026-11-02")
     assert (r.exit_code, r.stderr.strip()) == (1, "cronflare: no such job: nope")
+    r = cronflare(stack, "runs", "--job", "nope")
+    assert (r.exit_code, r.stderr.strip(), r.stdout) == (1, "cronflare: no such job: nope", "")

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronflare.runtime.dispatcher import create_app
-from cronflare.runtime.signing import signed_headers, verify
+from cronflare.runtime.signing import sign_legacy, signed_headers
 from cronflare.runtime.store import SqliteStore
 from cronflare.runtime.wrapper import catalog_jobs
 from tests.conftest import FakeExecutor
 from tests.runtime.test_wrapper import wait_for
+from tests.signed import dispatch_headers, is_signed_report
 
 KEY, NEXT = "dispatch-key", "dispatch-key-next"
 
@@ -42,7 +43,7 @@ def client(test_catalog, fake_executor: FakeExecutor, tmp_path: Path) -> TestCli
 
 def post(client: TestClient, data: dict | bytes | str, key: str = KEY, now: float | None = None):
     raw = data if isinstance(data, bytes | str) else json.dumps(data)
-    return client.post("/dispatch", content=raw, headers=signed_headers(key, raw, now=now))
+    return client.post("/dispatch", content=raw, headers=dispatch_headers(key, raw, now=now))
 
 
 def test_a_signed_request_spawns_the_job_with_the_run_as_payload(client, fake_executor):
@@ -170,6 +171,24 @@ def test_forbid_skips_while_the_last_run_is_running(client, fake_executor):
     )
 
 
+def test_a_replay_of_a_forbid_skip_asks_the_policy_again(client, fake_executor):
+    """Replaying a skipped run is a new question: skipped again while the last run still runs,
+    spawned once it has ended; a plain repeat keeps the first answer, and a repeat of the replay
+    spawns nothing twice.
+    """
+    minute = "2026-11-23T09:01Z"
+    post(client, body(job="slow-forbid", minute="2026-11-23T09:00Z"))
+    assert post(client, body(job="slow-forbid", minute=minute)).json()["status"] == "skipped"
+    replay = body(job="slow-forbid", minute=minute, trigger="replay")
+    assert post(client, replay).json()["status"] == "skipped"  # the first run still runs
+    fake_executor.running.clear()
+    assert post(client, body(job="slow-forbid", minute=minute)).json()["status"] == "skipped"
+    again = post(client, replay).json()
+    assert again["status"] == "spawned" and again["call_id"]
+    assert post(client, replay).json() == {**again, "status": "duplicate"}
+    assert [p["execution_id"] for _, p in fake_executor.spawned].count(f"slow-forbid@{minute}") == 1
+
+
 def test_replace_cancels_the_running_call_then_starts(client, fake_executor, callback_server):
     """The running call is cancelled, the new one starts, and the replaced run still ends once:
     a signed `failed` report to its own callback, naming the run that replaced it.
@@ -182,7 +201,7 @@ def test_replace_cancels_the_running_call_then_starts(client, fake_executor, cal
     wait_for(lambda: callback_server.received)
     (report,) = callback_server.received
     assert report.path == "/runs/slow-replace%402026-11-23T09%3A00Z"
-    assert verify([KEY], report.headers, report.body.decode())
+    assert is_signed_report(report, [KEY])
     outcome = json.loads(report.body)
     assert outcome["status"] == "failed"
     assert outcome["error"] == (
@@ -234,7 +253,7 @@ def test_fuzzing_never_gives_5xx_and_never_spawns_unsigned(
     client, fake_executor, raw, ts, sig, sign_it
 ):
     headers = (
-        signed_headers(KEY, raw)
+        dispatch_headers(KEY, raw)
         if sign_it
         else {"X-Cronflare-Timestamp": ts, "X-Cronflare-Signature": sig}
     )
@@ -278,3 +297,109 @@ def test_a_target_that_is_not_deployed_is_a_final_404_and_can_be_dispatched_agai
     assert res.status_code == 404 and "target not found" in res.json()["error"]
     fake_executor.missing = False
     assert post(client, body(job="remote")).json()["status"] == "spawned"
+
+
+def _legacy_post(client: TestClient, data: dict, key: str = KEY):
+    raw = json.dumps(data)
+    ts = int(time.time())
+    headers = {"X-Cronflare-Timestamp": str(ts), "X-Cronflare-Signature": sign_legacy(key, ts, raw)}
+    return client.post("/dispatch", content=raw, headers=headers)
+
+
+def test_a_v1_dispatch_is_taken_only_until_the_first_v2_one(test_catalog, fake_executor, tmp_path):
+    """The upgrade's Modal side: the old Worker's v1 dispatches still start runs until the new
+    Worker's first v2 dispatch; from then on v1 is refused, by this container and any later one.
+    """
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    client = TestClient(create_app(fake_executor, [KEY, NEXT], store, catalog_jobs()))
+    assert _legacy_post(client, body(minute="2026-11-23T09:00Z")).json()["status"] == "spawned"
+    assert _legacy_post(client, body(minute="2026-11-23T09:01Z"), key="wrong").status_code == 401
+    assert post(client, body(minute="2026-11-23T09:02Z")).json()["status"] == "spawned"
+    refused = _legacy_post(client, body(minute="2026-11-23T09:03Z"))
+    assert refused.status_code == 401 and refused.json()["scheme"] == "cronflare-v2"
+    later = TestClient(create_app(fake_executor, [KEY, NEXT], store, catalog_jobs()))
+    assert _legacy_post(later, body(minute="2026-11-23T09:04Z")).status_code == 401
+    assert len(fake_executor.spawned) == 2
+
+
+def test_a_dispatch_signature_is_bound_to_the_dispatch_path_and_purpose(client, fake_executor):
+    """A valid signature made for another path or purpose starts nothing."""
+    raw = json.dumps(body())
+    elsewhere = dispatch_headers(KEY, raw, url="http://testserver/other")
+    as_report = signed_headers(KEY, "report", "POST", "http://testserver/dispatch", raw)
+    for headers in (elsewhere, as_report):
+        assert client.post("/dispatch", content=raw, headers=headers).status_code == 401
+    assert fake_executor.spawned == []
+
+
+def post_batch(client: TestClient, runs: list, key: str = KEY):
+    raw = json.dumps({"runs": runs})
+    headers = dispatch_headers(key, raw, url="http://testserver/dispatch/batch")
+    return client.post("/dispatch/batch", content=raw, headers=headers)
+
+
+def test_a_batch_answers_each_run_on_its_own_and_one_bad_run_fails_only_itself(
+    client, fake_executor
+):
+    """A valid run spawns, an unknown job is that run's 404, a bad body that run's 422."""
+    runs = [body(minute="2026-11-23T09:00Z"), body(job="nosuch"), {"execution_id": "quick@x"}]
+    res = post_batch(client, runs)
+    assert res.status_code == 200
+    answers = res.json()["runs"]
+    assert [a["code"] for a in answers] == [202, 404, 422]
+    assert answers[0]["status"] == "spawned" and answers[0]["call_id"]
+    assert [a["execution_id"] for a in answers] == [
+        "quick@2026-11-23T09:00Z",
+        "nosuch@2026-11-23T09:00Z",
+        "quick@x",
+    ]
+    assert [p["execution_id"] for _, p in fake_executor.spawned] == ["quick@2026-11-23T09:00Z"]
+
+
+def test_a_batch_that_arrives_twice_spawns_nothing_twice(client, fake_executor):
+    """The execution id stays the key: the second delivery answers `duplicate`, same call."""
+    runs = [body(minute=f"2026-11-23T09:0{i}Z") for i in range(5)]
+    first = post_batch(client, runs).json()["runs"]
+    again = post_batch(client, runs).json()["runs"]
+    assert {a["status"] for a in first} == {"spawned"} and {a["status"] for a in again} == {
+        "duplicate"
+    }
+    assert [a["call_id"] for a in again] == [a["call_id"] for a in first]
+    assert len(fake_executor.spawned) == 5
+
+
+def test_a_batch_keeps_one_jobs_runs_in_order_so_forbid_sees_them(client, fake_executor):
+    """Catch-up puts several minutes of a job in one batch: with concurrency forbid the first
+    spawns and the rest are skipped, as one by one; other jobs' runs go at the same time.
+    """
+    runs = [body(job="slow-forbid", minute=f"2026-11-23T09:0{i}Z") for i in range(3)]
+    answers = post_batch(client, [*runs, body()]).json()["runs"]
+    assert [a["status"] for a in answers] == ["spawned", "skipped", "skipped", "spawned"]
+
+
+def test_a_batch_is_limited_to_100_runs_and_1_mib(client, fake_executor):
+    """Over either limit is a 413 for the whole batch, and nothing is spawned."""
+    runs = [body(minute=f"2026-11-23T{h:02d}:{m:02d}Z") for h in range(2) for m in range(51)]
+    assert post_batch(client, runs).status_code == 413
+    raw = json.dumps({"runs": [body()], "pad": "x" * (1024 * 1024)})  # checked as it is read
+    headers = dispatch_headers(KEY, raw, url="http://testserver/dispatch/batch")
+    assert client.post("/dispatch/batch", content=raw, headers=headers).status_code == 413
+    assert fake_executor.spawned == []
+
+
+def test_a_batch_signature_is_bound_to_the_batch_path_and_v2(client, fake_executor):
+    """A dispatch signature made for /dispatch is refused at /dispatch/batch, and v1 never works."""
+    raw = json.dumps({"runs": [body()]})
+    wrong_path = dispatch_headers(KEY, raw, url="http://testserver/dispatch")
+    ts = int(time.time())
+    legacy = {"X-Cronflare-Timestamp": str(ts), "X-Cronflare-Signature": sign_legacy(KEY, ts, raw)}
+    for headers in (wrong_path, legacy):
+        assert client.post("/dispatch/batch", content=raw, headers=headers).status_code == 401
+    assert fake_executor.spawned == []
+
+
+def test_a_spawn_failure_in_a_batch_is_that_runs_503(client, fake_executor):
+    """Modal refusing a spawn fails that run's answer with a 503 (the Worker retries it)."""
+    fake_executor.fail = True
+    [answer] = post_batch(client, [body()]).json()["runs"]
+    assert answer["code"] == 503 and "retry later" in answer["error"]

@@ -17,18 +17,18 @@ from fastapi.testclient import TestClient
 from cronflare.local.stack import free_port
 from cronflare.runtime.dispatcher import create_app
 from cronflare.runtime.executors import LocalExecutor
-from cronflare.runtime.signing import signed_headers, verify
 from cronflare.runtime.store import SqliteStore
 from cronflare.runtime.wrapper import catalog_jobs
 from tests import ROOT
 from tests.runtime.test_wrapper import payload, wait_for
+from tests.signed import dispatch_headers, is_signed_report
 
 KEY = "local-key"
 
 
 def dispatch(client, data: dict):
     raw = json.dumps(data)
-    return client.post("/dispatch", content=raw, headers=signed_headers(KEY, raw)).json()
+    return client.post("/dispatch", content=raw, headers=dispatch_headers(KEY, raw)).json()
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_replace_kills_the_running_job_and_runs_the_new_one(local, callback_serv
         == "cancelled: replaced by slow-replace@2026-11-23T09:01Z (concurrency replace)"
     )
     assert by_path["/runs/slow-replace%402026-11-23T09:01Z"]["status"] == "succeeded"
-    assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
+    assert all(is_signed_report(r, [KEY]) for r in callback_server.received)
 
 
 def test_serve_dispatcher_answers_signed_posts_over_http(test_catalog, callback_server, tmp_path):
@@ -86,14 +86,18 @@ def test_serve_dispatcher_answers_signed_posts_over_http(test_catalog, callback_
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _up(url))
         raw = json.dumps(payload("touch", callback_server.url))
-        res = httpx.post(f"{url}/dispatch", content=raw, headers=signed_headers(KEY, raw))
+        res = httpx.post(
+            f"{url}/dispatch", content=raw, headers=dispatch_headers(KEY, raw, f"{url}/dispatch")
+        )
         assert res.status_code == 202 and res.json()["status"] == "spawned"
         assert (
-            httpx.post(f"{url}/dispatch", content=raw, headers=signed_headers("x", raw)).status_code
+            httpx.post(
+                f"{url}/dispatch", content=raw, headers=dispatch_headers("x", raw)
+            ).status_code
             == 401
         )
         wait_for(lambda: len(callback_server.received) == 1)
-        assert verify([KEY], callback_server.received[0].headers, callback_server.received[0].body)
+        assert is_signed_report(callback_server.received[0], [KEY])
     finally:
         proc.terminate()
         proc.wait(10)

@@ -6,14 +6,17 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from cronflare.runtime import wrapper
 from cronflare.runtime.executors import LocalExecutor
-from cronflare.runtime.signing import verify
+from cronflare.runtime.signing import SCHEME, verify_legacy
 from cronflare.runtime.wrapper import RetryableFailure, execute, run_with_retries
+from tests.conftest import Received
+from tests.signed import is_signed_report
 
 KEY = "wrapper-key"
 
@@ -42,7 +45,7 @@ def test_success_is_reported_signed_with_its_times(test_catalog, callback_server
     assert outcome["status"] == "succeeded"
     [got] = callback_server.received
     assert got.path == "/runs/quick%402026-11-23T09:00Z"
-    assert verify([KEY], got.headers, got.body)
+    assert is_signed_report(got, [KEY])
     assert got.json() == outcome and outcome["started_at"] <= outcome["finished_at"]
 
 
@@ -76,7 +79,7 @@ def test_the_callback_is_retried_with_backoff_until_accepted(
     callback_server.fail_first = 2
     execute(payload("quick", callback_server.url), KEY)
     assert len(callback_server.received) == 3
-    assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
+    assert all(is_signed_report(r, [KEY]) for r in callback_server.received)
 
 
 def test_a_final_4xx_stops_the_callback_retries(test_catalog, callback_server, monkeypatch):
@@ -109,7 +112,7 @@ def test_the_local_executor_runs_the_wrapper_in_another_process(
     call_id = executor.spawn("touch", payload("touch", callback_server.url))
     assert call_id.startswith("lc-")
     wait_for(lambda: len(callback_server.received) == 1)
-    assert verify([KEY], callback_server.received[0].headers, callback_server.received[0].body)
+    assert is_signed_report(callback_server.received[0], [KEY])
     [record] = [json.loads(line) for line in ledger.read_text().splitlines()]
     assert record["execution_id"] == "touch@2026-11-23T09:00Z" and record["pid"] != os.getpid()
     wait_for(lambda: not executor.is_running(call_id))
@@ -202,7 +205,7 @@ def test_the_watcher_reports_how_the_targets_call_ended(test_catalog, callback_s
     assert [r.json()["status"] for r in callback_server.received] == [
         "succeeded", "failed", "failed"
     ]  # fmt: skip
-    assert all(verify([KEY], r.headers, r.body) for r in callback_server.received)
+    assert all(is_signed_report(r, [KEY]) for r in callback_server.received)
 
 
 def test_persist_runs_before_the_report_whatever_the_outcome(test_catalog, callback_server):
@@ -215,3 +218,36 @@ def test_persist_runs_before_the_report_whatever_the_outcome(test_catalog, callb
     execute(payload("quick", callback_server.url), KEY, persist=persist)
     execute(payload("boom", callback_server.url), KEY, persist=persist)
     assert order == ["persist, 0 reports so far", "persist, 1 reports so far"]
+
+
+def _worker_of_scheme(v2: bool):
+    """A callback answer as a Worker that verifies only v2 (and says so), or only v1."""
+
+    def answer(got: Received) -> tuple[int, dict[str, Any]]:
+        headers = {k.lower(): v for k, v in got.headers.items()}
+        if v2 and is_signed_report(got, [KEY]):
+            return 202, {"ok": True}
+        if not v2 and verify_legacy([KEY], headers, got.body):
+            return 202, {"ok": True}
+        return 401, {"error": "bad signature", **({"scheme": SCHEME} if v2 else {})}
+
+    return answer
+
+
+def test_a_report_to_a_worker_not_yet_upgraded_is_resent_signed_v1(test_catalog, callback_server):
+    """Modal deploys before the Worker in one `pulumi up`: a run of the new code reporting to the
+    old Worker in that minute still lands, signed the way that Worker verifies.
+    """
+    callback_server.answer = _worker_of_scheme(v2=False)
+    assert execute(payload("quick", callback_server.url), KEY)["status"] == "succeeded"
+    first, second = callback_server.received
+    assert first.headers["X-Cronflare-Signature"].startswith("v2=")
+    assert second.headers["X-Cronflare-Signature"].startswith("v1=") and second.body == first.body
+
+
+def test_a_worker_that_speaks_v2_never_gets_a_v1_signature(test_catalog, callback_server):
+    """A v2 Worker's 401 names its scheme: a refused report is retried signed v2, never v1."""
+    callback_server.answer = lambda got: (401, {"error": "bad signature", "scheme": SCHEME})
+    execute(payload("quick", callback_server.url), KEY)
+    sigs = [r.headers["X-Cronflare-Signature"] for r in callback_server.received]
+    assert sigs and all(s.startswith("v2=") for s in sigs)

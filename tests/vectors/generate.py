@@ -31,13 +31,22 @@ PATH = Path(__file__).with_name("cron.json")
 RANDOM_PATH = Path(__file__).with_name("cron_random.json")
 RANDOM_COUNT = 2000
 SIGNING_PATH = Path(__file__).with_name("signing.json")
-SIGNING_CASES = [
-    ("test-signing-key", 1795424400, '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
-    ("test-signing-key-next", 1795424400, '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
-    ("k", 0, ""),
-    ("ключ-🔑", 1700000000, '{"error":"naïve — ünïcode ✓"}'),
-    ("a" * 64, 9999999999, '{"status":"succeeded","started_at":"2026-11-23T09:00:01Z"}'),
-]
+SIGNING_CASES = [  # key, purpose, method, path, timestamp, body
+    ("test-signing-key", "dispatch", "POST", "/dispatch", 1795424400,
+     '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
+    ("test-signing-key-next", "dispatch", "POST", "/dispatch", 1795424400,
+     '{"execution_id":"weekly-report@2026-11-23T09:00Z"}'),
+    ("test-signing-key", "report", "POST", "/runs/weekly-report@2026-11-23T09:00Z", 1795424400,
+     '{"status":"succeeded"}'),
+    ("test-signing-key", "report", "POST", "/runs/weekly-report@2026-11-23T09:01Z", 1795424400,
+     '{"status":"succeeded"}'),
+    ("test-signing-key", "alert", "POST", "/hook", 1795424400, '{"status":"succeeded"}'),
+    ("k", "report", "post", "", 0, ""),
+    ("ключ-🔑", "report", "POST", "/runs/naïve@manual-✓", 1700000000,
+     '{"error":"naïve — ünïcode ✓"}'),
+    ("a" * 64, "dispatch", "POST", "/", 9999999999,
+     '{"status":"succeeded","started_at":"2026-11-23T09:00:01Z"}'),
+]  # fmt: skip
 COUNT = 6
 STARTS = [
     "2026-03-27T00:00:00Z",  # Europe's spring-forward weekend
@@ -138,15 +147,21 @@ def random_vectors() -> dict:
 
 
 def signing_vectors() -> dict:
-    """HMAC-SHA256 signatures of `timestamp.body`, as the Worker and the dispatcher compute them."""
+    """v2 signatures spelled out with hmac alone, as docs/SECURITY.md states the scheme: the
+    Worker and cronflare/runtime/signing.py must both reproduce them.
+    """
     cases = []
-    for key, timestamp, body in SIGNING_CASES:
-        mac = hmac.new(key.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
-        cases.append(
-            {"key": key, "timestamp": timestamp, "body": body, "signature": f"v1={mac.hexdigest()}"}
-        )
+    for key, purpose, method, path, timestamp, body in SIGNING_CASES:
+        derived = hmac.new(key.encode(), f"cronflare-v2 purpose {purpose}".encode(), hashlib.sha256)
+        text = f"cronflare-v2\n{purpose}\n{method.upper()}\n{path}\n{timestamp}\n{body}"
+        mac = hmac.new(derived.hexdigest().encode(), text.encode(), hashlib.sha256)
+        cases.append({"key": key, "purpose": purpose, "method": method, "path": path,
+                      "timestamp": timestamp, "body": body, "purpose_key": derived.hexdigest(),
+                      "signature": f"v2={mac.hexdigest()}"})  # fmt: skip
     return {
-        "about": "X-Cronflare-Signature = v1=hex(HMAC-SHA256(key, ts + '.' + body))",
+        "about": "X-Cronflare-Signature = v2=hex(HMAC-SHA256(purpose_key, 'cronflare-v2' LF "
+        "purpose LF METHOD LF path LF ts LF body)); purpose_key = hex(HMAC-SHA256(signing key, "
+        "'cronflare-v2 purpose ' + purpose))",
         "cases": cases,
     }
 

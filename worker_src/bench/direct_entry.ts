@@ -21,7 +21,7 @@ async function dispatch(env: DirectEnv, job: string, at: Date): Promise<void> {
     attempt: 1,
     callback_url: `${env.CALLBACK_URL}/runs/${encodeURIComponent(id)}`,
   });
-  const res = await fetch(env.DISPATCH_URL, { method: "POST", headers: await signedHeaders(env.SIGNING_KEY, body), body });
+  const res = await fetch(env.DISPATCH_URL, { method: "POST", headers: await signedHeaders(env.SIGNING_KEY, "dispatch", "POST", env.DISPATCH_URL, body), body });
   if (!res.ok) throw new Error(`${id}: dispatcher answered ${res.status}`);
 }
 

@@ -6,19 +6,26 @@
  *
  * - /startup imports worker.js, which imports plan.js: the module evaluation of both;
  * - /icu creates the isolate's first Intl object, to time V8's one-time ICU set-up alone;
- * - /tick runs the real worker's scheduled() for `at`, with D1 and the queue stubbed to answer
- *   at once (the last evaluated minute is `last`, or none; the zones' spans are `zones`, or
- *   none), so that what is timed is the Worker's own work: evaluating the plan and building the
- *   run rows and messages. It answers the spans the tick stored, if it stored them;
+ * - /tick runs the real worker's scheduled() for `at`, with D1, the queue and the dispatcher
+ *   stubbed to answer at once (the last evaluated minute is `last`, or none; the zones' spans
+ *   are `zones`, or none), so that what is timed is the Worker's own work: evaluating the plan,
+ *   building the run rows, and signing and posting its batches to the dispatcher and reading
+ *   the answers. The stub dispatcher's own time (parsing a batch, answering each run) is
+ *   measured and left out. It answers the spans the tick stored, if it stored them;
  * - /digests then answers the digest of each minute's runs that tick inserted.
  */
 import { type Digest, nameHash } from "./digest";
 
 interface Stubbed {
-  /** The runs inserted (due runs, skipped ones included) as [JSON array of jobs, id suffix]
-   * per statement, and how many were sent. */
-  inserted: [string, string][];
+  /** The runs inserted (due runs, skipped ones included) as [job names, id suffix] per
+   * statement; how many were dispatched by the tick's POSTs, in how many POSTs, and how many
+   * were sent to the queue. */
+  inserted: [string[], string][];
+  dispatched: number;
+  posts: number;
   sent: number;
+  /** Milliseconds spent in the stub dispatcher, left out of the tick's time. */
+  stubMs: number;
   /** The zones' spans the tick stored, if it stored them. */
   zones: string | null;
 }
@@ -70,18 +77,17 @@ class StubD1 {
   prepare(sql: string) {
     return new Statement(sql, this);
   }
-  /** An INSERT of runs creates every run of its JSON array of job names and says how many, as
-   * D1's `changes` does (the Worker asks for no rows back). The stub parses the array to count
-   * it, which D1 does outside the isolate: the figure errs on the slow side. It keeps the text,
-   * to digest at /digests, untimed. */
+  /** An INSERT of runs creates every run of its VALUES and says how many, as D1's `changes`
+   * does (the Worker asks for no rows back): 7 values the minute's runs share (the id suffix
+   * first), then a job name and its args per run. It keeps the names, to digest at /digests. */
   async batch(statements: Statement[]) {
     return Promise.all(
       statements.map(async (st) => {
         if (st.sql.startsWith("SELECT")) return st.all();
         if (!st.sql.startsWith("INSERT OR IGNORE INTO runs")) return CHANGED;
-        const [names, suffix] = st.args as [string, string];
-        this.seen.inserted.push([names, suffix]);
-        return { results: [], meta: { changes: (JSON.parse(names) as unknown[]).length } };
+        const names = st.args.slice(7).filter((_, i) => i % 2 === 0) as string[];
+        this.seen.inserted.push([names, st.args[0] as string]);
+        return { results: [], meta: { changes: names.length } };
       }),
     );
   }
@@ -101,11 +107,25 @@ function stubs(last: number | null, zones: string | null, seen: Stubbed) {
   };
 }
 
+/** A dispatcher that spawns every run of each batch the tick POSTs, at once; its own time is
+ * kept in `seen.stubMs`, to leave out of the tick's. */
+function stubDispatcher(seen: Stubbed): typeof fetch {
+  return async (_input, init) => {
+    const t0 = performance.now();
+    const { runs } = JSON.parse(String(init?.body)) as { runs: { execution_id: string }[] };
+    seen.posts++;
+    seen.dispatched += runs.length;
+    const body = JSON.stringify({ runs: runs.map((r) => ({ execution_id: r.execution_id, code: 202, status: "spawned", call_id: null })) });
+    const res = new Response(body, { headers: { "content-type": "application/json" } });
+    seen.stubMs += performance.now() - t0;
+    return res;
+  };
+}
+
 /** The digest of each minute's inserted runs, by minute ("2026-11-23T09:00Z"). */
-function digests(inserted: [string, string][]): Record<string, Digest> {
+function digests(inserted: [string[], string][]): Record<string, Digest> {
   const out: Record<string, Digest> = {};
-  const name = (job: string | string[]) => (typeof job === "string" ? job : job[0]!);
-  for (const id of inserted.flatMap(([jobs, suffix]) => (JSON.parse(jobs) as string[]).map((job) => name(job) + suffix))) {
+  for (const id of inserted.flatMap(([jobs, suffix]) => jobs.map((job) => job + suffix))) {
     const [job, minute] = id.split("@") as [string, string];
     const d = (out[minute] ??= [0, 0]);
     d[0]++;
@@ -148,22 +168,25 @@ export default {
         if (!worker?.scheduled) return new Response("startup first", { status: 409 });
         const at = Number(url.searchParams.get("at"));
         const lastParam = url.searchParams.get("last");
-        const seen: Stubbed = { inserted: [], sent: 0, zones: null };
+        const seen: Stubbed = { inserted: [], dispatched: 0, posts: 0, sent: 0, stubMs: 0, zones: null };
         const env = stubs(lastParam === null ? null : Number(lastParam), url.searchParams.get("zones"), seen);
         const controller = { scheduledTime: at, cron: "* * * * *", noRetry() {} } as ScheduledController;
         const errors: string[] = [];
         const error = console.error;
+        const realFetch = globalThis.fetch;
         console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
+        globalThis.fetch = stubDispatcher(seen);
         const t0 = performance.now();
         try {
           await worker.scheduled(controller, env as never, {} as ExecutionContext);
         } finally {
           console.error = error;
+          globalThis.fetch = realFetch;
         }
-        const ms = performance.now() - t0;
+        const ms = performance.now() - t0 - seen.stubMs;
         last = seen;
-        const runs = seen.inserted.reduce((n, [jobs]) => n + (JSON.parse(jobs) as unknown[]).length, 0);
-        return json({ ms, runs, queued: seen.sent, zones: seen.zones, errors });
+        const runs = seen.inserted.reduce((n, [jobs]) => n + jobs.length, 0);
+        return json({ ms, runs, dispatched: seen.dispatched, posts: seen.posts, queued: seen.sent, stub_ms: seen.stubMs, zones: seen.zones, errors });
       }
       case "/digests": {
         // Asked after /tick, so that the tick's timing leaves out working them out.

@@ -1,15 +1,47 @@
 // The local stack's Worker: dist/worker.js in workerd through miniflare's Node API, with a real
 // D1 (migrations applied), the real queue and dead-letter queue, and a small control server the
 // Python orchestrator drives (scheduled() at a given time, the raw run log, duplicate messages).
-// Reads its configuration as JSON on stdin ({port, persist_dir, bindings, plan, plan_module});
-// prints one JSON line when ready; stops on SIGTERM. The plan loads as the module plan.js beside
-// the bundle, as Cloudflare gets it; `plan` is the same config, for the queue names.
+// Reads its configuration as one JSON line on stdin ({port, persist_dir, bindings, plan,
+// plan_module}); prints one JSON line when ready. It stops (miniflare disposed, so workerd stops
+// too) on SIGTERM, SIGINT, or the end of stdin: the parent keeps stdin open for as long as it
+// wants the Worker, so a parent that dies, however abruptly, takes the Worker with it. The plan
+// loads as the module plan.js beside the bundle, as Cloudflare gets it; `plan` is the same
+// config, for the queue names.
 import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
+/** The first line of stdin; stdin stays open (and read) after it, as the parent's lifeline. */
+function firstLine(stream) {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const onData = (chunk) => {
+      text += chunk;
+      const end = text.indexOf("\n");
+      if (end < 0) return;
+      stream.off("data", onData).off("end", onEnd);
+      resolve(text.slice(0, end));
+    };
+    const onEnd = () => reject(new Error("stdin ended before a configuration line"));
+    stream.setEncoding("utf8").on("data", onData).on("end", onEnd);
+  });
+}
+
+let stopping = false;
+let stop = () => process.exit(0); // until miniflare is up: nothing to dispose yet
+const stopOnce = () => {
+  if (stopping) return;
+  stopping = true;
+  stop();
+};
+process.on("SIGTERM", stopOnce);
+process.on("SIGINT", stopOnce);
+// A parent that goes away closes stdin (and stdout, whose next write then fails): stop with it.
+process.stdout.on("error", stopOnce);
+
 const root = new URL("..", import.meta.url).pathname;
-const cfg = JSON.parse(readFileSync(0, "utf8"));
+const cfg = JSON.parse(await firstLine(process.stdin));
+process.stdin.on("data", () => {}).on("end", stopOnce).on("close", stopOnce);
 const { compatibility_date } = JSON.parse(readFileSync(root + "worker.config.json", "utf8"));
 const queues = cfg.plan.queues;
 
@@ -38,6 +70,14 @@ const mf = new Miniflare(
     bindings: cfg.bindings,
   }),
 );
+let control; // the control server, once created
+stop = async () => {
+  // Bounded: a dispose that hangs must not keep the process (the parent then ends its group).
+  setTimeout(() => process.exit(1), 5000).unref();
+  control?.close();
+  await mf.dispose(); // stops workerd, which would otherwise outlive this process
+  process.exit(0);
+};
 
 /** A migration's statements: each ends with a ";" at the end of a line, and a CREATE TRIGGER's
  * with its "END;" line (its body's statements end with ";" too). */
@@ -83,7 +123,7 @@ async function inFlight() {
 }
 
 const read = (req) => new Promise((resolve) => { let b = ""; req.on("data", (c) => (b += c)); req.on("end", () => resolve(b)); });
-const control = http.createServer(async (req, res) => {
+control = http.createServer(async (req, res) => {
   try {
     let out;
     if (req.method === "POST" && req.url === "/scheduled") {
@@ -115,14 +155,3 @@ control.listen(0, "127.0.0.1", () => {
   console.log(JSON.stringify({ ready: true, url: url.href, control: `http://127.0.0.1:${control.address().port}` }));
 });
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  control.close();
-  await mf.dispose();
-  process.exit(0);
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-process.stdin.on("close", () => {}); // stdin closes right after the config; that is not a stop

@@ -1,9 +1,10 @@
 /**
  * Alerts people can act on (docs/WORKER.md, Alerts): ended runs wait in alert_outbox (the runs_end
  * trigger of migrations/0004 puts every failed, dead and skipped end there; a tick adds a missed
- * one), and a flush sends those the stack's alertOn names to the webhook, signed like every other
- * request, at most one per job per 15 minutes: later ones are folded into the next as a count.
- * A failing webhook is logged and counted, and never touches a run.
+ * one), and a flush sends those the stack's alertOn names to the webhook, signed with the alert
+ * purpose key (its receiver holds that key, which signs nothing else), at most one per job per
+ * 15 minutes: later ones are folded into the next as a count. The text is escaped for Slack and
+ * pings no one on Discord. A failing webhook is logged and counted, and never touches a run.
  */
 import { MINUTE } from "./cron";
 import { bump, iso } from "./runs";
@@ -14,6 +15,9 @@ import type { Env } from "./types";
 export const ALERT_WINDOW_MS = 15 * MINUTE;
 /** The key of alerts about the scheduler itself (a missed tick), not one job. */
 export const SCHEDULER = "(scheduler)";
+/** The longest alert text: Discord refuses a `content` over 2,000 characters (Slack takes far
+ * more). The error is cut first, then the rest; the dashboard link is always kept. */
+export const TEXT_CAP = 1900;
 const BATCH = 50;
 
 interface Event {
@@ -59,7 +63,7 @@ export async function flushAlerts(env: Env, now = Date.now()): Promise<void> {
   for (const { key, folded: n } of folded) {
     state.set(key, { last_sent: iso(now), folded: 0 });
     const body = { event: "runs.folded", job: key === SCHEDULER ? null : key, folded: n, url: link(env, key) };
-    sends.push(send(env, { ...body, text: `cronflare: ${n} more alert${n === 1 ? "" : "s"} for ${key} in the last 15 minutes ${body.url}` }));
+    sends.push(send(env, { ...body, text: alertText(`${n} more alert${n === 1 ? "" : "s"} for ${key} in the last 15 minutes`, null, "", body.url) }));
   }
   for (const e of alerting) {
     const s = state.get(e.job);
@@ -72,7 +76,7 @@ export async function flushAlerts(env: Env, now = Date.now()): Promise<void> {
     const what = e.execution_id ? `${e.execution_id} ${e.status}` : e.status;
     const url = link(env, e.job, e.status);
     const body = { event: `run.${e.status}`, job: e.job === SCHEDULER ? null : e.job, execution_id: e.execution_id, status: e.status, error: e.error, at: e.at, folded: s?.folded ?? 0, url };
-    sends.push(send(env, { ...body, text: `cronflare: ${what}${e.error ? `: ${e.error}` : ""}${more} ${url}` }));
+    sends.push(send(env, { ...body, text: alertText(what, e.error, more, url) }));
   }
   await Promise.all(sends);
   const upsert = db.prepare(
@@ -92,12 +96,37 @@ function link(env: Env, job: string, status?: string): string {
   return url.toString();
 }
 
-/** POST one alert, signed; a failure is logged and counted, never thrown. */
-async function send(env: Env, alert: Record<string, unknown>): Promise<void> {
+/** Text as Slack shows it and not as markup: `<!channel>`, `<@U1>` or `<https://x|label>` in an
+ * error stays plain text (Slack reads markup only between `<` and `>`). */
+export const slackEscape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** `text` in at most `room` characters, cut (with an ellipsis) before a split entity or pair. */
+function fit(text: string, room: number): string {
+  if (text.length <= room) return text;
+  if (room <= 0) return "";
+  return `${text.slice(0, room - 1).replace(/&[a-z]*$|[\uD800-\uDBFF]$/, "")}…`;
+}
+
+/** The `text` (and Discord `content`) of an alert: every piece escaped, at most TEXT_CAP long,
+ * ending with our own dashboard link as Slack link markup. */
+export function alertText(what: string, error: string | null, more: string, url: string): string {
+  const link = ` <${slackEscape(url)}|dashboard>`;
+  let room = TEXT_CAP - link.length;
+  const head = fit(slackEscape(`cronflare: ${what}`), room);
+  room -= head.length;
+  const tail = fit(slackEscape(more), room);
+  room -= tail.length;
+  return `${head}${error ? fit(slackEscape(`: ${error}`), room) : ""}${tail}${link}`;
+}
+
+/** POST one alert, signed for the alert purpose only; a failure is logged and counted, never thrown.
+ * `content` and `allowed_mentions` are for Discord: no `@everyone`, role or user is ever pinged. */
+async function send(env: Env, alert: Record<string, unknown> & { text: string }): Promise<void> {
   if (!env.ALERT_WEBHOOK_URL) return;
-  const body = JSON.stringify(alert);
+  const body = JSON.stringify({ ...alert, content: alert.text, allowed_mentions: { parse: [] } });
   try {
-    const res = await fetch(env.ALERT_WEBHOOK_URL, { method: "POST", headers: await signedHeaders(env.SIGNING_KEY, body), body, signal: AbortSignal.timeout(10_000) });
+    const headers = await signedHeaders(env.SIGNING_KEY, "alert", "POST", env.ALERT_WEBHOOK_URL, body);
+    const res = await fetch(env.ALERT_WEBHOOK_URL, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`answered ${res.status}`);
     await bump(env.DB, "alerts:sent");
   } catch (err) {

@@ -1,13 +1,13 @@
 /** fetch(): the health check, the signed completion callback, and the admin API and dashboard. */
-import { renderDashboard } from "./dashboard";
+import { dashboardPolicy, renderDashboard } from "./dashboard";
 import { planError, upcoming } from "./due";
-import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, onlyFields, parseObject, readBody, utf8Bytes } from "./http";
+import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, MAX_ARGS_DEPTH, onlyFields, parseObject, readBody, secured, tooDeep, utf8Bytes } from "./http";
 import { backfill, jobNamed, pause, refuseIfPaused, resume } from "./ops";
 import { flushAlerts } from "./alerts";
 import { getRun, insertRuns, iso, listRuns, NEVER_REPORTED, pausedJobs, recentRuns, type RunRowsByJob, setStatus, stateValue, statusCounts } from "./runs";
 import { readSkew } from "./skew";
-import { verify } from "./signing";
-import { enqueue } from "./tick";
+import { SCHEME, verify, verifyLegacy } from "./signing";
+import { enqueue } from "./dispatch";
 import { type Env, type RunRow, type RunStatus, TERMINAL } from "./types";
 
 const STATUSES: RunStatus[] = ["queued", "dispatched", "running", ...TERMINAL];
@@ -16,6 +16,11 @@ const REPLAYABLE = TERMINAL.slice(1); // failed, dead, skipped
 const MAX_ARGS = 8192;
 
 export async function onFetch(req: Request, env: Env): Promise<Response> {
+  return secured(req, await routeOrError(req, env));
+}
+
+/** The route's answer, or its error as JSON: never a thrown error, so every answer gets the headers. */
+async function routeOrError(req: Request, env: Env): Promise<Response> {
   try {
     return await route(req, env);
   } catch (err) {
@@ -62,7 +67,15 @@ async function route(req: Request, env: Env): Promise<Response> {
   }
   if (path === "/runs") {
     allow(method, "GET");
-    return json({ runs: await listRuns(env.DB, runFilter(url)) });
+    const filter = runFilter(url);
+    const runs = await listRuns(env.DB, filter);
+    // A job neither in the plan nor in the run log is a 404, as on the /jobs/<name> routes; one
+    // since removed from the catalog keeps its history. The dashboard's filter shows no rows.
+    const job = filter.job;
+    if (job !== null && !runs.length && !names(env).includes(job) && !(await listRuns(env.DB, { job, limit: 1 })).length) {
+      throw new HttpError(404, `no such job: ${job}`);
+    }
+    return json({ runs });
   }
   const jobAction = /^\/jobs\/([^/]+)\/(run|pause|resume|backfill)$/.exec(path);
   if (jobAction) {
@@ -114,8 +127,10 @@ function runFilter(url: URL) {
 /** POST /runs/<id>: the job wrapper's signed report of how a run went. */
 async function callback(req: Request, env: Env, id: string): Promise<Response> {
   const text = await readBody(req);
-  if (!(await verify([env.SIGNING_KEY, env.SIGNING_KEY_NEXT], req.headers, text))) {
-    return json({ error: "bad or missing signature, or stale timestamp" }, 401);
+  const keys = [env.SIGNING_KEY, env.SIGNING_KEY_NEXT];
+  if (!((await verify(keys, "report", "POST", `/runs/${id}`, req.headers, text)) || (await legacyReport(env, id, req.headers, text)))) {
+    // Naming the scheme tells an upgraded wrapper that this Worker verifies v2 (docs/SECURITY.md).
+    return json({ error: "bad or missing signature, or stale timestamp", scheme: SCHEME }, 401);
   }
   const body = parseObject(text);
   const status = body.status;
@@ -126,8 +141,6 @@ async function callback(req: Request, env: Env, id: string): Promise<Response> {
   const finished = isoField(body, "finished_at");
   const error = textField(body, "error");
   const result = textField(body, "result");
-  const run = await getRun(env.DB, id);
-  if (!run) throw new HttpError(404, "no such run");
   const fields = {
     started_at: started ?? undefined,
     finished_at: status === "running" ? undefined : (finished ?? iso()),
@@ -137,13 +150,28 @@ async function callback(req: Request, env: Env, id: string): Promise<Response> {
   let answer: Response;
   if (await setStatus(env.DB, id, status, fields)) answer = json({ execution_id: id, status });
   else {
+    // The UPDATE changed nothing (the common case reads the run once, this one twice).
     const now = await getRun(env.DB, id);
-    if (status !== "running" && now && (await correct(env.DB, now, status, fields))) answer = json({ execution_id: id, status, corrected: now.status });
+    if (!now) throw new HttpError(404, "no such run");
+    if (status !== "running" && (await correct(env.DB, now, status, fields))) answer = json({ execution_id: id, status, corrected: now.status });
     else if (now?.status === status) answer = json({ execution_id: id, status, duplicate: true });
     else answer = json({ error: `run is already ${now?.status}` }, 409);
   }
   if (status === "failed") await flushAlerts(env).catch((err) => console.error(`alerts: ${String(err)}`));
   return answer;
+}
+
+/**
+ * A v1-signed report (it binds no run) is taken only during an upgrade: for a run scheduled before
+ * the migration that brought v2, within one report timeout of that migration. Runs dispatched by
+ * the old Worker to the old Modal code still end once; after that window v1 is never accepted.
+ */
+async function legacyReport(env: Env, id: string, headers: Headers, text: string): Promise<boolean> {
+  if (!headers.get("x-cronflare-signature")?.startsWith("v1=")) return false;
+  if (!(await verifyLegacy([env.SIGNING_KEY, env.SIGNING_KEY_NEXT], headers, text))) return false;
+  const [since, run] = await Promise.all([stateValue(env.DB, "signing_v2_since"), getRun(env.DB, id)]);
+  if (!since || !run) return false;
+  return run.scheduled_time < since && Date.now() < Date.parse(since) + env.JOBS.report_timeout_seconds * 1000;
 }
 
 /**
@@ -189,12 +217,15 @@ async function runNow(req: Request, env: Env, name: string): Promise<Response> {
     onlyFields(body, "args");
     if ("args" in body) {
       if (!isObject(body.args)) throw new HttpError(422, "args must be a JSON object");
+      if (tooDeep(body.args, MAX_ARGS_DEPTH)) throw new HttpError(422, `args is nested deeper than ${MAX_ARGS_DEPTH} levels`);
       args = JSON.stringify(body.args);
       const size = utf8Bytes(args);
       if (size > MAX_ARGS) throw new HttpError(422, `args is over 8 KiB (${size} bytes)`);
     }
   }
-  const suffix = `@manual-${crypto.randomUUID()}`;
+  // `<job>@<the second it was asked>Z-manual-<random>`: a job's runs are a range of the run log's
+  // key, newest last, manual ones among them (migrations/0006).
+  const suffix = `@${iso().slice(0, 19)}Z-manual-${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
   const run = { suffix, scheduled_time: iso(), trigger: "manual" as const, status: "queued" as const, jobs: [args ? ([name, args] as [string, string]) : name] };
   await enqueue(env, await insertRuns(env.DB, [run]));
   return json({ execution_id: name + suffix, status: "queued" }, 202);
@@ -239,13 +270,14 @@ async function jobsWithNextRuns(env: Env, recent: Promise<RunRowsByJob>) {
 async function dashboard(env: Env, url: URL): Promise<Response> {
   const filter = runFilter(url);
   const recent = recentRuns(env.DB, names(env), 30);
-  const [jobs, runs, { counts }, skew, strips, action] = await Promise.all([
+  const [jobs, runs, { counts }, skew, strips, action, policy] = await Promise.all([
     jobsWithNextRuns(env, recent),
     listRuns(env.DB, filter),
     statusCounts(env.DB),
     stateValue(env.DB, "skew"),
     recent,
     actionToken(env.ADMIN_TOKEN),
+    dashboardPolicy(),
   ]);
   const html = renderDashboard({
     mode: env.JOBS.mode,
@@ -259,5 +291,5 @@ async function dashboard(env: Env, url: URL): Promise<Response> {
     statuses: STATUSES,
     action,
   });
-  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": policy, "x-frame-options": "DENY" } });
 }

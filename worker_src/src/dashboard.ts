@@ -20,8 +20,13 @@ export interface DashboardData {
   action?: string;
 }
 
+/** HTML-escape, and show bidi embedding, override and isolate controls as [U+202E] rather than obey
+ * them: a run's error must not reorder what the page shows after it. */
 const esc = (s: unknown) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  String(s ?? "").replace(/[&<>"'\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n > 255 ? `[U+${n.toString(16).toUpperCase()}]` : `&#${n};`;
+  });
 
 /** "in 5 min", "3 h ago": how far a time is from now. */
 export function relative(iso: string | null, now: number): string {
@@ -69,6 +74,18 @@ const SCRIPT =
   "headers:{'x-cronflare-action':t,'content-type':'application/json'}}),j=await res.json().catch(()=>({}));" +
   "document.getElementById('msg').textContent=res.ok?b.textContent+': '+(j.execution_id||j.job||'done'):'refused: '+j.error;" +
   "if(res.ok)setTimeout(()=>location.reload(),600)}";
+
+const sha256 = async (text: string) =>
+  `'sha256-${btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))))}'`;
+let policy: Promise<string> | undefined;
+
+/** The page's Content-Security-Policy: its own inline script and style, by hash, and nothing
+ * else; computed once per isolate, since both are constants. */
+export const dashboardPolicy = () =>
+  (policy ??= Promise.all([sha256(SCRIPT), sha256(CSS)]).then(
+    ([script, style]) =>
+      `default-src 'none'; script-src ${script}; style-src ${style}; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  ));
 
 const button = (path: string, label: string, extra = "") => `<button data-p="${esc(path)}"${extra}>${label}</button>`;
 const jobPath = (name: string, action: string) => `/jobs/${encodeURIComponent(name)}/${action}`;

@@ -1,7 +1,7 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
 import { isObject } from "./http";
 import { flushAlerts } from "./alerts";
-import { getRun, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
+import { getRun, iso, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage, Trigger } from "./types";
 import { TERMINAL, TRIGGERS } from "./types";
@@ -16,6 +16,28 @@ export function backoffSeconds(attempt: number, capSeconds: number, random = Mat
 
 type Outcome = { kind: "ack" } | { kind: "retry"; delay: number; reason: string };
 
+/** What a run skipped by the dispatcher's concurrency policy says in the log. */
+export const FORBID_SKIP = "skipped: the previous run was still running (concurrency forbid)";
+
+/** Whether a dispatcher answer is worth retrying: 5xx and 429 are; any other 4xx is final. */
+export const retryable = (code: number) => code >= 500 || code === 429;
+
+/** The body the dispatcher gets for one run: its args only when it has some. */
+export function runPayload(env: Env, run: JobMessage, attempt: number, args: string | null | undefined) {
+  return {
+    execution_id: run.execution_id,
+    job: run.job,
+    scheduled_time: run.scheduled_time,
+    trigger: run.trigger,
+    attempt,
+    callback_url: new URL(`/runs/${encodeURIComponent(run.execution_id)}`, env.PUBLIC_URL).toString(),
+    args: args ? JSON.parse(args) : undefined, // undefined is left out of the JSON
+  };
+}
+
+/** Why an attempt failed, for the run's last_error. */
+export const failure = (attempt: number, err: unknown) => `dispatch attempt ${attempt}: ${err instanceof Error ? err.name + ": " + err.message : String(err)}`;
+
 /** Dispatch one run and decide what happens to its message. */
 export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<Outcome> {
   const body = msg.body;
@@ -25,28 +47,22 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
     return { kind: "ack" };
   }
   if (run.status !== "queued") return { kind: "ack" }; // delivered twice, or already dispatched
-  const payload = JSON.stringify({
-    execution_id: body.execution_id,
-    job: body.job,
-    scheduled_time: body.scheduled_time,
-    trigger: body.trigger,
-    attempt: msg.attempts,
-    callback_url: new URL(`/runs/${encodeURIComponent(body.execution_id)}`, env.PUBLIC_URL).toString(),
-    args: run.args ? JSON.parse(run.args) : undefined, // only when the run has args: undefined is left out
-  });
+  // The tick's own dispatch, when it failed, was the first attempt.
+  const attempt = msg.attempts + (body.attempts_before ?? 0);
+  const payload = JSON.stringify(runPayload(env, body, attempt, run.args));
   const cap = env.JOBS.queues.retry_max_delay_seconds;
   let res: Response;
   try {
     res = await fetch(env.DISPATCH_URL, {
       method: "POST",
-      headers: await signedHeaders(env.SIGNING_KEY, payload),
+      headers: await signedHeaders(env.SIGNING_KEY, "dispatch", "POST", env.DISPATCH_URL, payload),
       body: payload,
       signal: AbortSignal.timeout(Number(env.DISPATCH_TIMEOUT_MS ?? 15_000)),
     });
   } catch (err) {
-    const reason = `dispatch attempt ${msg.attempts}: ${err instanceof Error ? err.name + ": " + err.message : String(err)}`;
-    await noteAttempt(env.DB, body.execution_id, msg.attempts, reason);
-    return { kind: "retry", delay: backoffSeconds(msg.attempts, cap), reason };
+    const reason = failure(attempt, err);
+    await noteAttempt(env.DB, body.execution_id, attempt, reason);
+    return { kind: "retry", delay: backoffSeconds(attempt, cap), reason };
   }
   const text = (await res.text()).slice(0, 500);
   if (res.ok) {
@@ -56,25 +72,39 @@ export async function dispatchOne(env: Env, msg: Message<JobMessage>): Promise<O
     } catch {
       // a 2xx without JSON still means the dispatcher took the run
     }
-    if (answer.status === "skipped") {
-      await setStatus(env.DB, body.execution_id, "skipped", {
-        attempts: msg.attempts,
-        last_error: "skipped: the previous run was still running (concurrency forbid)",
-      });
-    } else {
-      await markDispatched(env.DB, body.execution_id, msg.attempts, answer.call_id ?? null);
-    }
+    if (answer.status === "skipped") await setStatus(env.DB, body.execution_id, "skipped", { attempts: attempt, last_error: FORBID_SKIP });
+    else await markDispatched(env.DB, body.execution_id, attempt, answer.call_id ?? null);
     return { kind: "ack" };
   }
   const reason = `dispatcher answered ${res.status}: ${text}`;
-  if (res.status >= 500 || res.status === 429) {
-    await noteAttempt(env.DB, body.execution_id, msg.attempts, reason);
+  if (retryable(res.status)) {
+    await noteAttempt(env.DB, body.execution_id, attempt, reason);
     const retryAfter = Number(res.headers.get("retry-after"));
-    const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, cap) : backoffSeconds(msg.attempts, cap);
+    const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, cap) : backoffSeconds(attempt, cap);
     return { kind: "retry", delay, reason };
   }
-  await setStatus(env.DB, body.execution_id, "failed", { attempts: msg.attempts, last_error: reason });
+  await setStatus(env.DB, body.execution_id, "failed", { attempts: attempt, last_error: reason });
   return { kind: "ack" };
+}
+
+/** Enqueue created runs; a run that cannot be enqueued is marked failed, never left silent. */
+export async function enqueue(env: Env, messages: JobMessage[], delaySeconds?: number): Promise<void> {
+  for (let i = 0; i < messages.length; i += 100) {
+    const chunk = messages.slice(i, i + 100);
+    try {
+      // The message is the run's id and times: the consumer reads its args from the row.
+      const bodies = chunk.map(({ execution_id, job, scheduled_time, trigger, attempts_before }) => ({ execution_id, job, scheduled_time, trigger, ...(attempts_before ? { attempts_before } : {}) }));
+      await env.JOBS_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "json", delaySeconds })));
+    } catch (err) {
+      const reason = `enqueue failed: ${String(err)}`;
+      console.error(reason);
+      await env.DB.prepare(
+        "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'",
+      )
+        .bind(JSON.stringify(chunk.map((m) => m.execution_id)), reason, iso())
+        .run();
+    }
+  }
 }
 
 /** A message past its retries: the run is dead (its alert leaves through the outbox). */

@@ -1,8 +1,9 @@
-/** Small HTTP helpers: JSON answers, size-capped bodies, admin authentication. */
+/** Small HTTP helpers: JSON answers, size-capped bodies, admin authentication, security headers. */
 import { derive, encoder, sameSecret } from "./signing";
 
 export const MAX_BODY = 64 * 1024;
-const TOO_BIG = "body over 64 KiB";
+/** How deeply a run's `args` may nest objects and arrays, itself included (as in Python). */
+export const MAX_ARGS_DEPTH = 32;
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -20,13 +21,30 @@ export const utf8Bytes = (text: string) => encoder.encode(text).length;
 export const isObject = (data: unknown): data is Record<string, unknown> =>
   typeof data === "object" && data !== null && !Array.isArray(data);
 
-/** The request body as text, refusing more than 64 KiB whatever Content-Length claims. */
-export async function readBody(req: Request): Promise<string> {
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) throw new HttpError(413, TOO_BIG);
-  const text = await req.text();
-  if (utf8Bytes(text) > MAX_BODY) throw new HttpError(413, TOO_BIG);
-  return text;
+/** The request body as text, read as a stream and refused (413) as soon as it passes `limit`
+ * bytes, whatever Content-Length claims or when it is chunked: a big body costs the limit, not its size. */
+export async function readBody(req: Request, limit = MAX_BODY): Promise<string> {
+  const tooBig = () => new HttpError(413, `body over ${limit / 1024} KiB`);
+  if (Number(req.headers.get("content-length") ?? 0) > limit) throw tooBig();
+  const reader = req.body?.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (let size = 0; reader; ) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if ((size += value.byteLength) > limit) {
+      reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
 }
+
+/** Whether a parsed JSON value nests objects and arrays more than `levels` deep; it stops
+ * descending there, so a hostile value costs no deep recursion. */
+export const tooDeep = (value: unknown, levels: number): boolean =>
+  typeof value === "object" && value !== null && (levels < 1 || Object.values(value).some((v) => tooDeep(v, levels - 1)));
 
 /** Parse JSON into a plain object, or answer 422. */
 export function parseObject(text: string): Record<string, unknown> {
@@ -48,18 +66,20 @@ export function onlyFields(body: Record<string, unknown>, ...fields: string[]): 
 /** How a request proves it holds the admin token: a Bearer header (scripts, the CLI), or Basic
  * auth with the token as password (a browser opening the dashboard). */
 export async function adminAuth(req: Request, token: string): Promise<"bearer" | "basic" | null> {
-  const header = req.headers.get("authorization") ?? "";
+  // RFC 7235: the scheme is case-insensitive, and one or more spaces separate it from the credentials.
+  const [, scheme = "", rest = ""] = /^(\S+) +(.*)$/.exec(req.headers.get("authorization") ?? "") ?? [];
+  const kind = scheme.toLowerCase();
   let given = "";
-  if (header.startsWith("Bearer ")) given = header.slice(7);
-  else if (header.startsWith("Basic ")) {
+  if (kind === "bearer") given = rest;
+  else if (kind === "basic") {
     try {
-      given = atob(header.slice(6)).split(":").slice(1).join(":");
+      given = atob(rest).split(":").slice(1).join(":");
     } catch {
       return null;
     }
-  }
+  } else return null;
   if (!(given.length > 0 && !!token && (await sameSecret(given, token)))) return null;
-  return header.startsWith("Bearer ") ? "bearer" : "basic";
+  return kind;
 }
 
 /** The dashboard's action token: it is in the page only an admin can load, and a POST made with
@@ -72,4 +92,16 @@ export const actionToken = (adminToken: string) => derive(adminToken, "cronflare
 export async function hasActionToken(req: Request, adminToken: string): Promise<boolean> {
   const given = req.headers.get("x-cronflare-action") ?? "";
   return given.length > 0 && (await sameSecret(given, await actionToken(adminToken)));
+}
+
+/** Headers on every answer: no MIME sniffing, no Referer leaving the admin's URLs, no caching
+ * (every route but /healthz needs a token or a signature, and a cached health check lies), HSTS over https. */
+export function secured(req: Request, res: Response): Response {
+  const out = new Response(res.body, res);
+  const h = out.headers;
+  h.set("x-content-type-options", "nosniff");
+  h.set("referrer-policy", "no-referrer");
+  h.set("cache-control", "no-store");
+  if (req.url.startsWith("https:")) h.set("strict-transport-security", "max-age=31536000; includeSubDomains");
+  return out;
 }

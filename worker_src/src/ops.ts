@@ -1,8 +1,10 @@
 /** Operating a live stack without a deploy: pause, resume and backfill a job (docs/OPERATIONS.md). */
+import { DAY } from "./cron";
 import { upcoming } from "./due";
 import { HttpError, json, onlyFields, parseObject, readBody } from "./http";
 import { insertRuns, iso, type NewRuns, pausedJobs, setPaused } from "./runs";
-import { enqueue, executionId, pausedError } from "./tick";
+import { enqueue } from "./dispatch";
+import { executionId, pausedError } from "./tick";
 import type { Env, JobSpec } from "./types";
 
 /** The most runs one backfill may enqueue. */
@@ -52,6 +54,10 @@ export async function backfill(req: Request, env: Env, name: string): Promise<Re
   const to = instant(body.to, "to");
   if (from >= to) throw new HttpError(422, "from must be before to");
   if (to > Date.now()) throw new HttpError(422, `to (${iso(to)}) is in the future; a backfill only reruns the past`);
+  // Older runs would be pruned as soon as they ended, and a second backfill would run them again.
+  const days = env.JOBS.run_retention_days;
+  const oldest = Date.now() - days * DAY;
+  if (from < oldest) throw new HttpError(422, `from (${iso(from)}) is before the run log's retention of ${days} days (${iso(oldest)})`);
   if (!job.enabled) throw new HttpError(409, `job ${name} is disabled in the plan`);
   await refuseIfPaused(env, name);
   const due = upcoming(env.JOBS, job, from - 1, MAX_BACKFILL + 1).filter((t) => t < to);

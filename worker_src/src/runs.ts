@@ -18,80 +18,81 @@ export interface NewRuns {
 /** An instant as the run log stores it: ISO 8601 UTC, to the millisecond. */
 export const iso = (t: number | string = Date.now()) => new Date(t).toISOString();
 
-/** At most this many runs, and about this many bytes of them, go in one INSERT's JSON. D1
- * takes a bound string of up to 2 MB; a job's args are at most 8 KiB. */
-const INSERT_RUNS = 1000;
+/** D1 binds at most 100 values a statement: the 7 a minute's runs share, and 2 a run. */
+const ROWS_PER_INSERT = 46;
+/** At most this many bytes of args in one INSERT (each at most 8 KiB; D1 takes 100 KB of SQL and
+ * bound strings of up to 2 MB). */
 const INSERT_BYTES = 1_000_000;
-/** A job's name in insertRuns' JSON array, where it is "name" or ["name", "args text"]. */
-const JOB_NAME = "IIF(type = 'array', value ->> 0, value)";
+/** A created run, with what its dispatch carries: its args as JSON object text, when it has some. */
+export type CreatedRun = JobMessage & { args?: string };
 
-/** Insert runs that do not exist yet; return the messages of the queued ones this call created.
- * One statement per minute (and per 1,000 runs) over a JSON array of job names, not one per
- * run: a tick with 2,500 due runs binds one statement. D1 reads one row per name and none per
- * insert, so a tick's reads grow with the runs it creates and not with the log (no RETURNING,
- * which reads each new row back twice): `changes` says whether every run was new, as a tick's
- * nearly always are, or none; only a mix asks which (docs/WORKER.md). */
-export async function insertRuns(db: D1Database, sets: NewRuns[]): Promise<JobMessage[]> {
+/** Insert runs that do not exist yet; return the queued ones this call created (and, with
+ * `resend`, the queued ones that already existed: a tick that died before its dispatch left them,
+ * and D1 is the outbox). Multi-row VALUES, not a SELECT over json_each: an INSERT of values reads
+ * no row, so a run costs D1 its 2 rows written (the row and runs_by_time) and nothing read.
+ * `changes` says whether every run was new, as a tick's nearly always are; only a mix asks which
+ * (docs/WORKER.md, "What a run costs"). */
+export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false): Promise<CreatedRun[]> {
   const now = iso();
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, created_at, updated_at, finished_at, args) SELECT ${JOB_NAME} || ?2, ${JOB_NAME}, ?3, ?4, ?5, ?6, ?7, ?7, ?8, IIF(type = 'array', value ->> 1, NULL) FROM json_each(?1)`,
-  );
   const statements: D1PreparedStatement[] = [];
-  const chunks: { set: NewRuns; jobs: NewRuns["jobs"]; json: string }[] = [];
+  const chunks: { set: NewRuns; jobs: NewRuns["jobs"] }[] = [];
   for (const set of sets) {
-    const add = (jobs: NewRuns["jobs"]) => {
-      const json = JSON.stringify(jobs);
-      const finished = set.status === "skipped" ? now : null;
-      statements.push(insert.bind(json, set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished));
-      chunks.push({ set, jobs, json });
-    };
-    let start = 0;
-    let bytes = 0;
-    for (let i = 0; i < set.jobs.length; i++) {
-      const job = set.jobs[i]!;
-      bytes += typeof job === "string" ? job.length + 3 : 2 * (job[0].length + job[1].length) + 8;
-      if (i + 1 - start >= INSERT_RUNS || bytes >= INSERT_BYTES) {
-        add(set.jobs.slice(start, i + 1));
-        start = i + 1;
-        bytes = 0;
+    const finished = set.status === "skipped" ? now : null;
+    const shared = [set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished];
+    for (let start = 0; start < set.jobs.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (end < set.jobs.length && end - start < ROWS_PER_INSERT && bytes < INSERT_BYTES) {
+        const job = set.jobs[end++]!;
+        bytes += typeof job === "string" ? job.length : job[0].length + job[1].length;
       }
+      const jobs = set.jobs.slice(start, end);
+      const rows = jobs.map((_, i) => `(?${8 + 2 * i} || ?1, ?${8 + 2 * i}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`);
+      const values = jobs.flatMap((job) => (typeof job === "string" ? [job, null] : [job[0], job[1]]));
+      statements.push(
+        db
+          .prepare(`INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, updated_at, finished_at, args) VALUES ${rows.join(", ")}`)
+          .bind(...shared, ...values),
+      );
+      chunks.push({ set, jobs });
+      start = end;
     }
-    if (start < set.jobs.length) add(start ? set.jobs.slice(start) : set.jobs);
   }
-  const created: JobMessage[] = [];
+  const created: CreatedRun[] = [];
   let skipped = 0;
   let queued = 0;
   for (let i = 0; i < statements.length; i += 500) {
     const results = await db.batch(statements.slice(i, i + 500));
     for (let j = 0; j < results.length; j++) {
-      const { set, jobs, json } = chunks[i + j]!;
+      const { set, jobs } = chunks[i + j]!;
       const changes = results[j]!.meta.changes;
       if (set.status === "skipped") skipped += changes;
       else queued += changes;
-      if (set.status !== "queued" || changes === 0) continue;
+      if (set.status !== "queued" || (changes === 0 && !resend)) continue;
       const { suffix, scheduled_time, trigger } = set;
-      // Some were new, some not (a backfill, a manual fire of the same minute): the new ones are
-      // those this call stamped.
-      const isNew = changes === jobs.length ? null : await createdAt(db, json, suffix, now);
-      for (let k = 0; k < jobs.length; k++) {
-        const job = jobs[k]!;
-        const name = typeof job === "string" ? job : job[0];
+      // Some were new, some not (a backfill, a manual fire of the same minute, a tick again after
+      // one that died): ask the log which are new, or still queued.
+      const pick = changes === jobs.length ? null : await queuedAmong(db, jobs, suffix, resend ? null : now);
+      for (const job of jobs) {
+        const [name, args] = typeof job === "string" ? [job, undefined] : job;
         const execution_id = name + suffix;
-        if (!isNew || isNew.has(execution_id)) created.push({ execution_id, job: name, scheduled_time, trigger });
+        if (!pick || pick.has(execution_id)) created.push({ execution_id, job: name, scheduled_time, trigger, ...(args ? { args } : {}) });
       }
     }
   }
-  // An INSERT passes no trigger: the runs it made are counted here (migrations/0004, counters).
-  const counts = [["runs:queued", queued], ["runs:skipped", skipped]] as const;
+  // An INSERT passes no trigger: the runs it made are counted here (migrations/0006, counters).
+  const counts = [["runs:created", queued + skipped], ["runs:skipped", skipped]] as const;
   if (queued || skipped) await db.batch(counts.filter(([, n]) => n).map(([name, n]) => bumpStatement(db, name, n)));
   return created;
 }
 
-/** The ids among a chunk's runs that were created at `now`. */
-async function createdAt(db: D1Database, json: string, suffix: string, now: string): Promise<Set<string>> {
+/** The ids among a chunk's runs that are still queued: those this call stamped (`stamp`), or all
+ * of them (null). */
+async function queuedAmong(db: D1Database, jobs: NewRuns["jobs"], suffix: string, stamp: string | null): Promise<Set<string>> {
+  const ids = jobs.map((job) => (typeof job === "string" ? job : job[0]) + suffix);
   const { results } = await db
-    .prepare(`SELECT execution_id FROM runs WHERE execution_id IN (SELECT ${JOB_NAME} || ?2 FROM json_each(?1)) AND created_at = ?3`)
-    .bind(json, suffix, now)
+    .prepare("SELECT execution_id FROM runs WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued' AND (?2 IS NULL OR updated_at = ?2)")
+    .bind(JSON.stringify(ids), stamp)
     .all<{ execution_id: string }>();
   return new Set(results.map((r) => r.execution_id));
 }
@@ -112,65 +113,98 @@ export async function getRun(db: D1Database, id: string): Promise<RunRow | null>
  * Move a run to `status` unless it already reached a terminal status (the first terminal status
  * wins) or, for non-terminal moves, a later one. Returns whether the row changed.
  */
-export async function setStatus(
-  db: D1Database,
-  id: string,
-  status: RunStatus,
-  fields: { attempts?: number; call_id?: string | null; last_error?: string | null; started_at?: string; finished_at?: string; result?: string | null } = {},
-): Promise<boolean> {
+export async function setStatus(db: D1Database, id: string, status: RunStatus, fields: StatusFields = {}): Promise<boolean> {
+  return (await statusStatement(db, id, status, fields).run()).meta.changes > 0;
+}
+
+export type StatusFields = { attempts?: number; call_id?: string | null; last_error?: string | null; started_at?: string; finished_at?: string; result?: string | null };
+
+/** setStatus as a statement, for a batch. */
+export function statusStatement(db: D1Database, id: string, status: RunStatus, fields: StatusFields = {}): D1PreparedStatement {
   const order = ["queued", "dispatched", "running"];
   const allowedFrom = TERMINAL.includes(status) ? order : order.slice(0, Math.max(order.indexOf(status), 1));
-  const res = await db
+  return db
     .prepare(
-      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at), result = COALESCE(?9, result) WHERE execution_id = ?1 AND status IN (${allowedFrom.map((s) => `'${s}'`).join(",")})`,
+      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at), result = COALESCE(?9, result) WHERE execution_id = ?1 AND (${allowedFrom.map((s) => `status = '${s}'`).join(" OR ")})`,
     )
-    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null), fields.result ?? null)
-    .run();
-  return res.meta.changes > 0;
+    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null), fields.result ?? null);
 }
 
 /** The dispatcher took the run: keep the call id and attempt even when its report came first. */
 export async function markDispatched(db: D1Database, id: string, attempts: number, callId: string | null): Promise<void> {
-  await db
-    .prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1")
-    .bind(id, attempts, callId, iso())
-    .run();
+  await dispatchedStatement(db, id, attempts, callId).run();
 }
+
+/** markDispatched as a statement, for a batch. */
+export const dispatchedStatement = (db: D1Database, id: string, attempts: number, callId: string | null) =>
+  db
+    .prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1")
+    .bind(id, attempts, callId, iso());
 
 /** What the report timeout writes; a late report from the job itself still wins over it. */
 export const NEVER_REPORTED = "the job never reported";
 
-/** A run dispatched or running with no word since `before` will never report (its container was
- * killed, say): fail it, so that every run still ends. Along runs_in_flight, which SQLite does
- * not pick by itself: it reads the silent runs only, not all those in flight. */
-export async function failSilentRuns(db: D1Database, before: number): Promise<void> {
-  await db
-    .prepare("UPDATE runs INDEXED BY runs_in_flight SET status = 'failed', last_error = ?3, finished_at = ?1, updated_at = ?1 WHERE (status = 'dispatched' OR status = 'running') AND updated_at < ?2")
-    .bind(iso(), iso(before), NEVER_REPORTED)
-    .run();
+/** Runs in flight with no word for the report timeout will never report (a killed container,
+ * say): fail them, so that every run still ends. Without an index of the runs in flight (each run
+ * would pay 2 rows written to enter and leave it): each tick reads the runs scheduled in the
+ * minutes that just passed the timeout, along runs_by_time, so a run is read once in its life;
+ * replays and backfills, whose scheduled time is long past, wait in runs_watch instead. */
+export async function failSilentRuns(db: D1Database, from: number, to: number, timeoutMs: number): Promise<void> {
+  const now = iso();
+  // Queued runs are the queue's: retried, or dead-lettered to `dead`.
+  const silent = "(status = 'dispatched' OR status = 'running')";
+  await db.batch([
+    db
+      .prepare(`UPDATE runs INDEXED BY runs_by_time SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE scheduled_time > ?3 AND scheduled_time <= ?4 AND ${silent} AND updated_at < ?5`)
+      .bind(NEVER_REPORTED, now, iso(from - timeoutMs), iso(to - timeoutMs), iso(Date.now() - timeoutMs)),
+    db
+      .prepare("UPDATE runs INDEXED BY runs_watch SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE (status = 'dispatched' OR status = 'running') AND (trigger = 'replay' OR trigger = 'backfill') AND updated_at < ?3")
+      .bind(NEVER_REPORTED, now, iso(Date.now() - timeoutMs)),
+  ]);
 }
 
 /** Record an attempt that will be retried: the run stays where it is. */
 export async function noteAttempt(db: D1Database, id: string, attempts: number, error: string): Promise<void> {
-  await db
-    .prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_at = ?4 WHERE execution_id = ?1")
-    .bind(id, attempts, error, iso())
-    .run();
+  await attemptStatement(db, id, attempts, error).run();
 }
 
-/** Runs newest first, filtered by job and status: each filter walks its own index for at most
- * `limit` rows (migrations/0004), whatever the size of the log. */
+/** noteAttempt as a statement, for a batch. */
+export const attemptStatement = (db: D1Database, id: string, attempts: number, error: string) =>
+  db.prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_at = ?4 WHERE execution_id = ?1").bind(id, attempts, error, iso());
+
+/** How far a filter the indexes cannot serve looks: the newest this many runs (of the job). */
+export const SCAN_LIMIT = 1000;
+const TROUBLE = ["failed", "dead", "skipped"];
+
+/** A job's runs are the keys `<job>@...`: '@' sorts just before 'A'. */
+const JOB_RANGE = "execution_id > ?2 || '@' AND execution_id < ?2 || 'A'";
+
+/** Runs newest first, filtered by job and status, each read bounded whatever the log's size
+ * (migrations/0006): all runs along runs_by_time; a job's along its key range; failed, dead and
+ * skipped runs along runs_trouble (and runs_job_trouble); other statuses among the newest
+ * SCAN_LIMIT runs (of the job). */
 export async function listRuns(
   db: D1Database,
   filter: { job?: string | null; status?: string | null; limit: number },
 ): Promise<RunRow[]> {
-  const where: string[] = [];
-  const values: unknown[] = [filter.limit];
-  for (const [column, value] of [["job", filter.job], ["status", filter.status]] as const) {
-    if (value) where.push(`${column} = ?${values.push(value)}`);
+  const { job, status, limit } = filter;
+  const newest = (from: string, order: string) => `SELECT * FROM ${from} ORDER BY ${order} DESC LIMIT ${status ? SCAN_LIMIT : "?1"}`;
+  let sql: string;
+  let values: unknown[];
+  if (status && TROUBLE.includes(status)) {
+    // The status is a literal from a fixed list, so SQLite can prove runs_trouble covers it.
+    [sql, values] = job
+      ? [`SELECT * FROM runs INDEXED BY runs_job_trouble WHERE job = ?2 AND status = '${status}' ORDER BY scheduled_time DESC LIMIT ?1`, [limit, job]]
+      : [`SELECT * FROM runs INDEXED BY runs_trouble WHERE status = '${status}' ORDER BY scheduled_time DESC LIMIT ?1`, [limit]];
+  } else if (job) {
+    const scan = newest(`runs WHERE ${JOB_RANGE}`, "execution_id");
+    [sql, values] = status ? [`SELECT * FROM (${scan}) WHERE status = ?3 LIMIT ?1`, [limit, job, status]] : [scan, [limit, job]];
+  } else {
+    const scan = newest("runs INDEXED BY runs_by_time", "scheduled_time");
+    [sql, values] = status ? [`SELECT * FROM (${scan}) WHERE status = ?2 LIMIT ?1`, [limit, status]] : [scan, [limit]];
   }
   const { results } = await db
-    .prepare(`SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY scheduled_time DESC, execution_id LIMIT ?1`)
+    .prepare(sql)
     .bind(...values)
     .all<RunRow>();
   return results;
@@ -178,12 +212,12 @@ export async function listRuns(
 
 export type RunRowsByJob = Map<string, RunRow[]>;
 
-/** Each job's last `count` runs, newest first: one indexed read of at most `count` rows per job
- * (the first 500 jobs), for the last run of /jobs and the dashboard's status strips. */
+/** Each job's last `count` runs, newest first: its key range, at most `count` rows per job (the
+ * first 500 jobs), for the last run of /jobs and the dashboard's status strips. */
 export async function recentRuns(db: D1Database, jobs: string[], count: number): Promise<RunRowsByJob> {
-  const recent = db.prepare("SELECT * FROM runs WHERE job = ?1 ORDER BY scheduled_time DESC LIMIT ?2");
+  const recent = db.prepare(`SELECT * FROM runs WHERE ${JOB_RANGE} ORDER BY execution_id DESC LIMIT ?1`);
   const shown = jobs.slice(0, 500);
-  const results = shown.length ? await db.batch<RunRow>(shown.map((job) => recent.bind(job, count))) : [];
+  const results = shown.length ? await db.batch<RunRow>(shown.map((job) => recent.bind(count, job))) : [];
   return new Map(shown.map((job, i) => [job, results[i]!.results]));
 }
 
@@ -198,20 +232,37 @@ export async function statusCounts(db: D1Database): Promise<{ counts: Record<str
     if (kind === "runs") counts[key] = n;
     else if (kind === "alerts") alerts[key] = n;
   }
+  // Created over all time, less those that ended: the runs queued, dispatched or running now.
+  const { created = 0, ...ended } = counts;
+  counts.in_flight = Math.max(0, created - TERMINAL.reduce((sum, s) => sum + (ended[s] ?? 0), 0));
+  delete counts.created;
   return { counts, alerts };
 }
 
-/** Delete at most `limit` ended runs scheduled more than `days` days before `at` (the
- * scheduler's clock), oldest first, along runs_time; what they counted stays in `counters`.
- * (`<>` chains, not IN: an IN list costs D1 a row read per row tested.) */
-export async function pruneRuns(db: D1Database, at: number, days: number, limit: number): Promise<number> {
+const ENDED = "status <> 'queued' AND status <> 'dispatched' AND status <> 'running'";
+
+/** Delete the ended runs scheduled in [from, to) less `days` days: the minutes a tick moved out
+ * of the retention. A range of runs_by_time, so a run costs its one row read and one written, and
+ * the log shrinks as fast as it grows. What they counted stays in `counters`. */
+export async function pruneMinutes(db: D1Database, from: number, to: number, days: number): Promise<number> {
   const res = await db
-    .prepare(
-      "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_time WHERE scheduled_time < ?1 AND status <> 'queued' AND status <> 'dispatched' AND status <> 'running' ORDER BY scheduled_time LIMIT ?2)",
-    )
-    .bind(iso(at - days * DAY), limit)
+    .prepare(`DELETE FROM runs INDEXED BY runs_by_time WHERE scheduled_time >= ?1 AND scheduled_time < ?2 AND ${ENDED}`)
+    .bind(iso(from - days * DAY), iso(to - days * DAY))
     .run();
   return res.meta.changes;
+}
+
+/** Delete at most `limit` ended runs scheduled more than `days` days before `at` (the
+ * scheduler's clock), oldest first: what pruneMinutes left, such as the backlog of a lowered
+ * runRetentionDays. Also empties runs_before_0006, the log as it was before migrations/0006.
+ * (`<>` chains, not IN: an IN list costs D1 a row read per row tested.) */
+export async function pruneRuns(db: D1Database, at: number, days: number, limit: number): Promise<number> {
+  const cutoff = iso(at - days * DAY);
+  const [lean, before] = await db.batch([
+    db.prepare(`DELETE FROM runs INDEXED BY runs_by_time WHERE scheduled_time < ?1 AND ${ENDED} ORDER BY scheduled_time LIMIT ?2`).bind(cutoff, limit),
+    db.prepare("DELETE FROM runs_before_0006 WHERE rowid IN (SELECT rowid FROM runs_before_0006 INDEXED BY runs_time WHERE scheduled_time < ?1 ORDER BY scheduled_time LIMIT ?2)").bind(cutoff, limit),
+  ]);
+  return lean!.meta.changes + before!.meta.changes;
 }
 
 const PAUSED = "SELECT job, reason, since FROM paused_jobs";

@@ -1,13 +1,14 @@
-/** scheduled(): find every run due since the last evaluated minute, record it, enqueue it. */
+/** scheduled(): find every run due since the last evaluated minute, record it, dispatch it. */
 import { flushAlerts, noteMissed } from "./alerts";
+import { dispatchNow } from "./direct";
 import { HOUR, MINUTE } from "./cron";
 import { dueIn, planError, zonesIn } from "./due";
-import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneRuns, saveSpans, schedulerState } from "./runs";
+import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneMinutes, pruneRuns, saveSpans, schedulerState } from "./runs";
 import { checkSkew, readSkew, skewDue } from "./skew";
-import type { Env, JobMessage, JobsConfig } from "./types";
+import type { Env, JobsConfig } from "./types";
 import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
 
-/** Old runs a tick prunes: about 4 rows read each, inside its read budget (docs/WORKER.md). */
+/** Old runs a tick prunes from a backlog (pruneRuns): about 4 rows read each (docs/WORKER.md). */
 export const TICK_PRUNE = 20;
 
 /** How far back a late tick looks at all; older misses are beyond recording (docs/WORKER.md). */
@@ -53,24 +54,6 @@ const NONE = new Map<string, Pause>();
 /** A paused job's skipped run says so: `paused` first, then the reason given, if any. */
 export const pausedError = (pause: Pause) => (pause.reason ? `paused: ${pause.reason}` : "paused");
 
-/** Enqueue created runs; a run that cannot be enqueued is marked failed, never left silent. */
-export async function enqueue(env: Env, messages: JobMessage[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 100) {
-    const chunk = messages.slice(i, i + 100);
-    try {
-      await env.JOBS_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: "json" })));
-    } catch (err) {
-      const reason = `enqueue failed: ${String(err)}`;
-      console.error(reason);
-      await env.DB.prepare(
-        "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'",
-      )
-        .bind(JSON.stringify(chunk.map((m) => m.execution_id)), reason, iso())
-        .run();
-    }
-  }
-}
-
 export async function onScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const cfg = env.JOBS;
   const refused = planError(cfg);
@@ -82,12 +65,18 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   learnSpans(spans);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
-  await enqueue(env, await insertRuns(env.DB, dueRuns(env, from, now, paused)));
+  // The very first tick marks where it starts, so that if it dies before its minute advances the
+  // next one catches its runs up (once in a stack's life).
+  if (last === null) await advanceMinute(env.DB, from);
+  // D1 is the outbox: the runs are in the log before any is sent, and the minute advances only
+  // once they are. A tick that died in between left them queued; this one finds them again.
+  await dispatchNow(env, await insertRuns(env.DB, dueRuns(env, from, now, paused), true), iso(now));
   await advanceMinute(env.DB, now);
   if (last !== null && now - last > (cfg.catchup_window_minutes + 1) * MINUTE && cfg.alert_on.includes("missed")) await noteMissed(env, last, now);
   await keepSpans(env.DB, cfg, now, spans);
-  await failSilentRuns(env.DB, Date.now() - cfg.report_timeout_seconds * 1000);
-  // After the dispatch, and small: the queue consumer prunes the rest (docs/WORKER.md).
+  await failSilentRuns(env.DB, from, now, cfg.report_timeout_seconds * 1000);
+  // After the dispatch: the minutes that left the retention, then a little of any backlog.
+  await pruneMinutes(env.DB, from, now, cfg.run_retention_days);
   await pruneRuns(env.DB, now, cfg.run_retention_days, TICK_PRUNE);
   await flushAlerts(env);
   // Last, so that a slow dispatcher never delays a dispatch.

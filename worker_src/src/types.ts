@@ -79,6 +79,9 @@ export interface Env {
   ALERT_WEBHOOK_URL?: string;
   /** Optional: how long one dispatch POST may take, in ms (default 15000). */
   DISPATCH_TIMEOUT_MS?: string;
+  /** Optional, never set by the Pulumi program: a tick that dies on purpose, for chaos tests and
+   * `cronflare demo --chaos` (src/direct.ts, WorkerFaults). */
+  WORKER_FAULTS?: string;
 }
 
 /** The env Cloudflare binds: JOBS only as an override (tests); normally it comes from plan.js. */
@@ -90,6 +93,8 @@ export interface JobMessage {
   job: string;
   scheduled_time: string;
   trigger: Trigger;
+  /** Dispatch attempts made before the queue took the run: 1 when the tick's own failed. */
+  attempts_before?: number;
 }
 
 export interface RunRow {
@@ -101,7 +106,6 @@ export interface RunRow {
   attempts: number;
   call_id: string | null;
   last_error: string | null;
-  created_at: string;
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;

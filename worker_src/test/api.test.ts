@@ -1,16 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signedHeaders, verify } from "../src/signing";
 import type { Bindings, JobsConfig, RunRow } from "../src/types";
 import { JOBS, job, withJobs } from "./bindings";
-import { allRuns, BEARER, call, recordingEnv, seedRun, stubFetch } from "./helpers";
+import { allRuns, BEARER, call, recordingEnv, report, seedRun, signedDispatch, stubFetch } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
-
-async function report(id: string, payload: unknown, key = env.SIGNING_KEY, now = Date.now()) {
-  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
-  return call(`/runs/${encodeURIComponent(id)}`, { method: "POST", headers: await signedHeaders(key, body, now), body });
-}
 
 describe("GET /healthz", () => {
   it("is public", async () => {
@@ -128,11 +122,21 @@ describe("admin API", () => {
     }
   });
 
+  it("GET /runs?job= answers 404 for a job neither in the plan nor in the run log", async () => {
+    await seedRun("retired@2026-11-23T09:00Z", "succeeded"); // a job since removed from the catalog
+    expect(await call("/runs?job=nosuch", { headers: BEARER })).toMatchObject({ status: 404, body: { error: "no such job: nosuch" } });
+    expect(await call("/runs?job=nosuch&status=failed", { headers: BEARER })).toMatchObject({ status: 404 });
+    // A job of the plan with no runs yet, and a removed one with history, are known: 200.
+    expect(await call("/runs?job=hourly", { headers: BEARER })).toMatchObject({ status: 200, body: { runs: [] } });
+    expect(await call("/runs?job=retired&status=failed", { headers: BEARER })).toMatchObject({ status: 200, body: { runs: [] } });
+    expect((await call("/runs?job=retired", { headers: BEARER })).body.runs).toHaveLength(1);
+  });
+
   it("POST /jobs/<name>/run records and enqueues a manual run", async () => {
     const { env: e, sent } = recordingEnv();
     const res = await call("/jobs/hourly/run", { method: "POST", headers: BEARER }, e);
     expect(res.status).toBe(202);
-    expect(res.body.execution_id).toMatch(/^hourly@manual-[0-9a-f-]{36}$/);
+    expect(res.body.execution_id).toMatch(/^hourly@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ-manual-[0-9a-f]{12}$/);
     expect(sent).toMatchObject([{ execution_id: res.body.execution_id, job: "hourly", trigger: "manual" }]);
     expect((await call("/jobs/nope/run", { method: "POST", headers: BEARER }, e)).status).toBe(404);
   });
@@ -229,7 +233,7 @@ describe("job arguments and results", () => {
     await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched"]);
     expect(calls.length).toBe(1);
     expect(JSON.parse(calls[0]!.body)).toMatchObject({ execution_id: res.body.execution_id, trigger: "manual", args: { day: "2026-11-23" } });
-    expect(await verify([env.SIGNING_KEY], new Headers(calls[0]!.init.headers as HeadersInit), calls[0]!.body)).toBe(true);
+    expect(await signedDispatch(calls[0]!)).toBe(true);
   });
 
   it("POST /runs/<id>/replay keeps the run's args", async () => {

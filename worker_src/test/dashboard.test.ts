@@ -40,7 +40,7 @@ describe("dashboard", () => {
   });
 
   it("escapes what it shows", () => {
-    const evil = { execution_id: "<script>x</script>", job: "j", scheduled_time: "2026-11-23T09:00:00Z", trigger: "cron", status: "failed", attempts: 1, call_id: null, last_error: '"><img src=x>', created_at: "", updated_at: "", started_at: null, finished_at: null } as RunRow;
+    const evil = { execution_id: "<script>x</script>", job: "j", scheduled_time: "2026-11-23T09:00:00Z", trigger: "cron", status: "failed", attempts: 1, call_id: null, last_error: '"><img src=x>', updated_at: "", started_at: null, finished_at: null } as RunRow;
     const html = renderDashboard({ mode: "tick", jobs: [], runs: [evil], counts: {}, now: 0 });
     expect(html).not.toContain("<script>x");
     expect(html).not.toContain("<img");
@@ -88,6 +88,13 @@ describe("dashboard", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("shows no rows, not an error, for a job filter the plan does not know", async () => {
+    await seedRun("every-5@2026-11-23T08:00Z", "failed");
+    const html = await page("?job=nosuch");
+    expect(html.split('<table id="runs">')[1]).toContain("No runs yet.");
+    expect(html).toContain("<b>every-5</b>");
+  });
+
   it("shows the skew check", async () => {
     expect(await page()).toMatch(/<span class="skew in-sync" title="checked 20\d\d-[^"]+Z">in sync<\/span>/);
   });
@@ -97,7 +104,7 @@ describe("dashboard", () => {
     expect(relative("2026-11-23T09:05:00Z", now)).toBe("in 5 min");
     expect(relative("2026-11-23T06:00:00Z", now)).toBe("3 h ago");
     expect(relative("2026-11-20T09:00:00Z", now)).toBe("3 d ago");
-    const run = { created_at: "2026-11-23T08:00:00Z", started_at: "2026-11-23T09:00:00Z", finished_at: "2026-11-23T09:00:00.250Z" } as RunRow;
+    const run = { updated_at: "2026-11-23T08:00:00Z", started_at: "2026-11-23T09:00:00Z", finished_at: "2026-11-23T09:00:00.250Z" } as RunRow;
     expect(duration(run)).toBe("250 ms");
     expect(duration({ ...run, started_at: null })).toBe(""); // skipped, or failed before its job started
   });

@@ -9,6 +9,8 @@ declare global {
       CRONFLARE_PROPERTY_SEED?: string;
       /** Set: test/reads.test.ts prints its figures for bench/run.py. */
       CRONFLARE_READS?: string;
+      /** Set: test/cost.test.ts prints its figures for bench/run.py. */
+      CRONFLARE_COST?: string;
     }
   }
 }

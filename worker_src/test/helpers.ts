@@ -5,6 +5,7 @@ import { vi } from "vitest";
 import worker from "../src/index";
 import type { Bindings, Env, JobMessage, JobsConfig, RunRow } from "../src/types";
 import { JOBS, withJobs } from "./bindings";
+import { signedHeaders, signedPath, verify } from "../src/signing";
 
 export { worker };
 
@@ -24,7 +25,28 @@ export function recordingEnv(config: Partial<JobsConfig> = {}, extra: Partial<En
   // Jobs without groups get the groups the plan would carry for them.
   const base = config.jobs && !("groups" in config) ? withJobs(JOBS, config.jobs) : JOBS;
   const testEnv: Env = { ...env, JOBS: { ...base, ...config }, JOBS_QUEUE: queue, ...extra };
+  // A fetch stub installed before keeps its answers; its batches are accepted into this `sent`.
+  if (vi.isMockFunction(globalThis.fetch)) spawnedInto = sent;
+  else acceptingDispatcher(sent);
   return { env: testEnv, sent };
+}
+
+/** Where the accepting dispatcher records what it spawned: the `sent` of the last recordingEnv. */
+let spawnedInto: JobMessage[] = [];
+let spawned = 0;
+
+/** The dispatcher's answer to a batch when it spawns every run, recording each as the message it
+ * would have queued: `sent` holds what the tick started, by either path. */
+function acceptBatch(body: string): Response {
+  const runs = (JSON.parse(body) as { runs: JobMessage[] }).runs;
+  for (const { execution_id, job, scheduled_time, trigger } of runs) spawnedInto.push({ execution_id, job, scheduled_time, trigger });
+  return Response.json({ runs: runs.map((r) => ({ execution_id: r.execution_id, code: 202, status: "spawned", call_id: `fc-${++spawned}` })) });
+}
+
+/** A dispatcher (fetch stub) that spawns every run of each batch the tick POSTs; the calls. */
+export function acceptingDispatcher(sent: JobMessage[] = spawnedInto) {
+  spawnedInto = sent;
+  return stubFetch(({ url, body }) => (url.endsWith("/batch") ? acceptBatch(body) : new Response("not found", { status: 404 })), { batches: "answer" });
 }
 
 /** Fire scheduled() for a minute, as Cloudflare would. */
@@ -40,27 +62,30 @@ export async function allRuns(): Promise<RunRow[]> {
   return results;
 }
 
-/** A run in the log as the Worker leaves it: inserted queued, then moved to `status` by an
- * UPDATE, as the Worker does (so the counters and the alert outbox see it end). */
+/** A run in the log as the Worker leaves it: inserted queued and counted created, then moved to
+ * `status` by an UPDATE, as the Worker does (so the counters and the alert outbox see it end). */
 export async function seedRun(id: string, status = "queued", extra: Partial<RunRow> = {}) {
   const [job, when] = id.split("@");
   const now = new Date().toISOString();
   await env.DB.prepare(
-    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, created_at, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7, ?8, ?9)",
+    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9)",
   )
     .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", extra.attempts ?? 0, now, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
     .run();
+  await env.DB.prepare("INSERT INTO counters (name, n) VALUES ('runs:created', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1").run();
   if (status !== "queued") await env.DB.prepare("UPDATE runs SET status = ?2 WHERE execution_id = ?1").bind(id, status).run();
 }
 
 export type FetchCall = { url: string; init: RequestInit; body: string };
 
-/** Replace fetch with `answer`, recording every call. */
-export function stubFetch(answer: (call: FetchCall) => Response | Promise<Response>) {
+/** Replace fetch with `answer`, recording every call. The tick's batch POSTs go to the accepting
+ * dispatcher, unrecorded, unless `batches: "answer"` hands them to `answer` too. */
+export function stubFetch(answer: (call: FetchCall) => Response | Promise<Response>, opts: { batches?: "accept" | "answer" } = {}) {
   const calls: FetchCall[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const req = new Request(input as RequestInfo, init);
     const call = { url: req.url, init: init ?? {}, body: await req.text() };
+    if (opts.batches !== "answer" && call.url.endsWith("/dispatch/batch")) return acceptBatch(call.body);
     calls.push(call);
     return answer(call);
   });
@@ -152,3 +177,25 @@ export function countingD1(db: D1Database): { db: D1Database; reads: Read[] } {
   return { db: counting as unknown as D1Database, reads };
 }
 
+
+/** Every row of every table the Worker writes, as text: a refused request must leave it equal. */
+export async function dbSnapshot(): Promise<string> {
+  const { results: tables } = await env.DB.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name",
+  ).all<{ name: string }>();
+  const dump: Record<string, unknown[]> = {};
+  for (const { name } of tables) dump[name] = (await env.DB.prepare(`SELECT * FROM "${name}" ORDER BY 1`).all()).results;
+  return JSON.stringify(dump);
+}
+
+/** POST a signed report (the job wrapper's) for run `id`, signed as `key` would sign it. */
+export async function report(id: string, payload: unknown, key = env.SIGNING_KEY, now = Date.now(), e: Bindings = env) {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  const url = `https://cronflare.test/runs/${encodeURIComponent(id)}`;
+  return call(`/runs/${encodeURIComponent(id)}`, { method: "POST", headers: await signedHeaders(key, "report", "POST", url, body, now), body }, e);
+}
+
+/** Whether a recorded fetch was a dispatch signed for the dispatcher's URL with the stack's key. */
+export async function signedDispatch(c: FetchCall): Promise<boolean> {
+  return verify([env.SIGNING_KEY], "dispatch", "POST", signedPath(c.url), new Headers(c.init.headers as HeadersInit), c.body);
+}

@@ -2,10 +2,9 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { backoffSeconds } from "../src/dispatch";
-import { verify } from "../src/signing";
 import type { JobMessage } from "../src/types";
 import { JOBS } from "./bindings";
-import { allRuns, seedRun, stubFetch, worker } from "./helpers";
+import { allRuns, seedRun, signedDispatch, stubFetch, worker } from "./helpers";
 
 const ID = "hourly@2026-11-23T09:00Z";
 const message = (id = ID, attempts = 1, body?: unknown) => ({
@@ -50,8 +49,7 @@ describe("queue(): dispatch", () => {
       attempt: 1,
       callback_url: "https://cronflare.test/runs/hourly%4009%3A00Z".replace("hourly%4009%3A00Z", encodeURIComponent(ID)),
     });
-    const headers = new Headers(calls[0]!.init.headers as HeadersInit);
-    expect(await verify([env.SIGNING_KEY], headers, calls[0]!.body)).toBe(true);
+    expect(await signedDispatch(calls[0]!)).toBe(true);
     expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-42", attempts: 1 });
   });
 
@@ -64,7 +62,7 @@ describe("queue(): dispatch", () => {
     const bodies = Object.fromEntries(calls.map((c) => [JSON.parse(c.body).execution_id, c]));
     const withArgs = bodies[ID]!;
     expect(JSON.parse(withArgs.body)).toMatchObject({ execution_id: ID, attempt: 1, args: { region: "eu", n: [1, 2], deep: { x: null } } });
-    expect(await verify([env.SIGNING_KEY], new Headers(withArgs.init.headers as HeadersInit), withArgs.body)).toBe(true);
+    expect(await signedDispatch(withArgs)).toBe(true);
     expect(Object.keys(JSON.parse(bodies[other]!.body))).toEqual(["execution_id", "job", "scheduled_time", "trigger", "attempt", "callback_url"]);
   });
 

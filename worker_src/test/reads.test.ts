@@ -61,7 +61,7 @@ const listing = (what: string, r: Reading) =>
 async function seed(runs: number, minute: number): Promise<void> {
   const jobs = JSON.stringify(FIFTY.map((j) => ({ name: j.name, args: j.args ? JSON.stringify(j.args) : null })));
   const insert = env.DB.prepare(
-    `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, last_error, created_at, updated_at, started_at, finished_at, args, result)
+    `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, last_error, updated_at, started_at, finished_at, args, result)
      WITH RECURSIVE p(first, last, total, end_s, span, width) AS
        (SELECT CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), CAST(?5 AS INTEGER), CAST(?6 AS INTEGER)),
      n(i) AS (SELECT first FROM p UNION ALL SELECT i + 1 FROM n, p WHERE i + 1 < last),
@@ -78,7 +78,6 @@ async function seed(runs: number, minute: number): Promise<void> {
             IIF(status IN ('dispatched', 'running', 'succeeded', 'failed'), printf('fc-%08x', i), NULL),
             CASE status WHEN 'failed' THEN 'exit code 1' WHEN 'dead' THEN 'dispatcher answered 503'
                         WHEN 'skipped' THEN 'missed tick, older than the 60-minute catch-up window' END,
-            at,
             IIF(age < 6, ?8, ended),
             IIF(status IN ('running', 'succeeded', 'failed'), strftime('%Y-%m-%dT%H:%M:%fZ', t + 1, 'unixepoch'), NULL),
             IIF(status IN ('succeeded', 'failed', 'dead', 'skipped'), ended, NULL),

@@ -3,11 +3,11 @@ import { describe, expect, it, vi } from "vitest";
 import { ALERT_WINDOW_MS, flushAlerts } from "../src/alerts";
 import { MINUTE } from "../src/cron";
 import { NEVER_REPORTED } from "../src/runs";
-import { signedHeaders, verify } from "../src/signing";
+import { signedPath, verify } from "../src/signing";
 import { TICK_PRUNE } from "../src/tick";
 import type { Bindings, Env, JobMessage, JobsConfig } from "../src/types";
 import { JOBS } from "./bindings";
-import { allRuns, BEARER, call, countingD1, recordingEnv, seedRun, stubFetch, tick } from "./helpers";
+import { allRuns, BEARER, call, countingD1, recordingEnv, report, seedRun, stubFetch, tick } from "./helpers";
 
 const DAY = 24 * 60 * MINUTE;
 /** The log's clock in these tests: retention counts back from the scheduler's minute, not the wall. */
@@ -15,10 +15,6 @@ const NOW = Date.parse("2026-11-23T09:00:00Z");
 /** A minute `days` days before NOW, as a run id's time ("2026-08-15T09:00"). */
 const ago = (days: number, minute = 0) => new Date(NOW - days * DAY + minute * MINUTE).toISOString().slice(0, 16);
 const stats = async () => (await call("/stats", { headers: BEARER })).body;
-const report = async (id: string, payload: unknown) => {
-  const body = JSON.stringify(payload);
-  return call(`/runs/${encodeURIComponent(id)}`, { method: "POST", headers: await signedHeaders(env.SIGNING_KEY, body), body });
-};
 const withPlan = (config: Partial<JobsConfig>): Env => recordingEnv(config).env;
 const plain = () => withPlan({});
 
@@ -57,7 +53,7 @@ describe("retention: runs older than runRetentionDays are pruned, their counts s
     expect((await allRuns()).length).toBe(11 - 2);
   });
 
-  it("counts all time in GET /stats: ended runs from counters, in-flight ones live", async () => {
+  it("counts all time in GET /stats: ended runs by status, and those in flight as created less ended", async () => {
     stubFetch(() => new Response("ok")); // the dead run's alert
     await seedRun("hourly@2026-11-23T08:00Z", "succeeded");
     await seedRun("hourly@2026-11-23T09:00Z", "dead");
@@ -65,24 +61,29 @@ describe("retention: runs older than runRetentionDays are pruned, their counts s
     const { env: e } = recordingEnv({ catchup_window_minutes: 10 });
     await tick(e, "2026-11-23T11:00:00Z");
     await tick(e, "2026-11-23T11:30:00Z"); // 11:05 .. 11:15 are older than the window: skipped
-    expect((await stats()).counts).toMatchObject({ succeeded: 1, dead: 1, running: 1, skipped: 3, queued: 5 });
+    // 3 seeded and 10 created by the ticks; 5 ended: the 5 caught up and the 1 running are in flight.
+    expect((await stats()).counts).toEqual({ succeeded: 1, dead: 1, skipped: 3, in_flight: 6 });
   });
 });
 
-describe("failing silent runs reads the silent ones, not every run in flight", () => {
-  it("reads a few rows with 300 runs in flight, and fails the 2 silent ones", async () => {
+describe("failing silent runs reads the minutes that passed the timeout, not every run in flight", () => {
+  it("reads a few rows a run of those minutes, not the 300 in flight, and fails the 2 silent ones", async () => {
     const fresh = new Date().toISOString();
+    const timeout = JOBS.report_timeout_seconds * 1000;
+    const swept = new Date(Date.parse("2026-11-23T09:01:00Z") - timeout).toISOString(); // the minute the sweep reads
     await env.DB.prepare(
-      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at)
+      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at)
        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
-       SELECT 'hourly@' || i, 'hourly', ?1, 'cron', IIF(i % 2 = 0, 'running', 'dispatched'), ?1, ?1 FROM n`,
-    ).bind(fresh).run();
+       SELECT 'hourly@' || i, 'hourly', IIF(i < 4, ?2, ?1), 'cron', IIF(i % 2 = 0, 'running', 'dispatched'), ?1 FROM n`,
+    ).bind(fresh, swept).run();
     await env.DB.prepare("UPDATE runs SET updated_at = '2026-01-01T00:00:00.000Z' WHERE execution_id IN ('hourly@1', 'hourly@2')").run();
     const counting = countingD1(env.DB);
     await tick({ ...recordingEnv().env, DB: counting.db }, "2026-11-23T09:01:00Z");
-    const silent = counting.reads.find((r) => r.sql.includes("runs_in_flight"))!;
-    expect(silent.rows_read).toBeLessThan(10);
-    expect((await allRuns()).filter((r) => r.status === "failed").map((r) => r.last_error)).toEqual([NEVER_REPORTED, NEVER_REPORTED]);
+    const silent = counting.reads.filter((r) => r.sql.includes("the job never reported") || r.sql.includes("SET status = 'failed', last_error = ?1"));
+    // Each of the 4 runs of the swept minute: its index entry and row; each failed one, its
+    // counters and the alert outbox too. None of the 296 others.
+    expect(silent.reduce((n, r) => n + r.rows_read, 0)).toBeLessThanOrEqual(4 * 4 + 2);
+    expect((await allRuns()).filter((r) => r.status === "failed").map((r) => r.execution_id).sort()).toEqual(["hourly@1", "hourly@2"]);
   });
 });
 
@@ -127,9 +128,10 @@ describe("alerts", () => {
     const [alert] = bodies(calls);
     expect(alert).toMatchObject({ event: "run.dead", job: "hourly", execution_id: "hourly@2026-11-23T09:00Z", status: "dead", folded: 0, url: "https://cronflare.test/?job=hourly&status=dead" });
     expect(alert.text).toContain("hourly@2026-11-23T09:00Z dead");
-    expect(alert.text).toContain(alert.url);
+    expect(alert.text.endsWith(` <${alert.url.replaceAll("&", "&amp;")}|dashboard>`)).toBe(true);
+    expect(alert).toMatchObject({ content: alert.text, allowed_mentions: { parse: [] } });
     const headers = new Headers(calls[0]!.init.headers as HeadersInit);
-    expect(await verify([env.SIGNING_KEY], headers, calls[0]!.body)).toBe(true);
+    expect(await verify([env.SIGNING_KEY], "alert", "POST", signedPath(calls[0]!.url), headers, calls[0]!.body)).toBe(true);
     expect((await stats()).alerts).toEqual({ sent: 1 });
   });
 

@@ -3,17 +3,17 @@ import { env } from "cloudflare:workers";
 import type { JobsConfig } from "../src/types";
 import { forgetSpans } from "../src/zone";
 import { JOBS, job, withJobs } from "./bindings";
-import { allRuns, recordingEnv, tick } from "./helpers";
+import { acceptingDispatcher, allRuns, recordingEnv, stubFetch, tick } from "./helpers";
 
 describe("scheduled(), tick mode", () => {
-  it("records and enqueues every enabled job due this minute, with deterministic ids", async () => {
+  it("records and dispatches every enabled job due this minute, with deterministic ids", async () => {
     const { env: e, sent } = recordingEnv();
     await tick(e, "2026-11-23T09:00:00Z");
     const ids = sent.map((m) => m.execution_id).sort();
     expect(ids).toEqual(["every-5@2026-11-23T09:00Z", "hourly@2026-11-23T09:00Z", "weekly-report@2026-11-23T09:00Z"]);
     expect(sent.every((m) => m.trigger === "cron" && m.scheduled_time === "2026-11-23T09:00:00.000Z")).toBe(true);
     const runs = await allRuns();
-    expect(runs.map((r) => [r.execution_id, r.status, r.trigger])).toEqual(ids.map((id) => [id, "queued", "cron"]));
+    expect(runs.map((r) => [r.execution_id, r.status, r.trigger, r.attempts])).toEqual(ids.map((id) => [id, "dispatched", "cron", 1]));
   });
 
   it("reads Unix weekdays: 1 is Monday, so Sunday 09:00 runs no weekly report", async () => {
@@ -79,8 +79,9 @@ describe("scheduled(), tick mode", () => {
     expect(sent.some((m) => m.job === "off")).toBe(false);
   });
 
-  it("marks runs failed, with the reason, when the queue refuses them", async () => {
+  it("marks runs failed, with the reason, when the dispatcher is down and the queue refuses them", async () => {
     const { env: e } = recordingEnv();
+    stubFetch(() => new Response("down", { status: 503 }), { batches: "answer" });
     e.JOBS_QUEUE = { sendBatch: async () => { throw new Error("queue unavailable"); } } as unknown as Queue;
     await tick(e, "2026-11-23T10:00:00Z");
     const runs = await allRuns();
@@ -96,23 +97,24 @@ describe("scheduled(): many runs in one tick", () => {
   const many = (n: number, extra: (i: number) => Partial<ReturnType<typeof job>> = () => ({})) =>
     Array.from({ length: n }, (_, i) => job(`job-${String(i).padStart(4, "0")}`, "0 * * * *", extra(i)));
 
-  it("records and enqueues 2,600 due runs, each once, across INSERTs of at most 1,000", async () => {
+  it("records 2,600 due runs in INSERTs of at most 46, and dispatches each once in 26 POSTs", async () => {
     const { env: e, sent } = recordingEnv({ jobs: many(2600) });
     const batch = vi.spyOn(e.DB, "batch");
     await tick(e, "2026-11-23T09:00:00Z");
-    expect(inserts(batch).length).toBe(3); // 1,000 + 1,000 + 600
+    expect(inserts(batch).length).toBe(57); // 56 × 46 + 24
+    expect(vi.mocked(fetch).mock.calls.length).toBe(26); // 100 runs a POST
     expect(new Set(sent.map((m) => m.execution_id)).size).toBe(2600);
     expect(sent[0]).toEqual({ execution_id: "job-0000@2026-11-23T09:00Z", job: "job-0000", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron" });
-    const { n } = (await env.DB.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = 'queued' AND trigger = 'cron'").first<{ n: number }>())!;
+    const { n } = (await env.DB.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = 'dispatched' AND trigger = 'cron'").first<{ n: number }>())!;
     expect(n).toBe(2600);
     await tick(e, "2026-11-23T09:00:00Z"); // the same minute again
     expect(sent.length).toBe(2600);
   });
 
-  it("enqueues only the runs it created when some of the minute's runs already exist", async () => {
+  it("dispatches only the runs still queued when some of the minute's runs already exist", async () => {
     const { env: e, sent } = recordingEnv({ jobs: many(5) });
     await env.DB.prepare(
-      "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at) VALUES ('job-0002@2026-11-23T09:00Z', 'job-0002', '2026-11-23T09:00:00.000Z', 'cron', 'running', 'x', 'x')",
+      "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at) VALUES ('job-0002@2026-11-23T09:00Z', 'job-0002', '2026-11-23T09:00:00.000Z', 'cron', 'running', 'x')",
     ).run();
     await tick(e, "2026-11-23T09:00:00Z");
     expect(sent.map((m) => m.job).sort()).toEqual(["job-0000", "job-0001", "job-0003", "job-0004"]);
@@ -154,7 +156,7 @@ describe("scheduled() refuses a plan of another version", () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const { env: current, sent } = recordingEnv();
     await tick(current, "2026-11-23T08:59:00Z");
-    await tick(recordingEnv({ version: 1 } as unknown as Partial<JobsConfig>).env, "2026-11-23T09:00:00Z"); // a bad deploy
+    await tick({ ...current, JOBS: { ...current.JOBS, version: 1 } as unknown as JobsConfig }, "2026-11-23T09:00:00Z"); // a bad deploy
     expect(sent).toEqual([]);
     await tick(current, "2026-11-23T09:01:00Z"); // fixed
     expect(sent.map((m) => `${m.execution_id} ${m.trigger}`)).toContain("weekly-report@2026-11-23T09:00Z catchup");
@@ -192,29 +194,34 @@ describe("scheduled() and Intl: a new isolate's first tick reads the zones' span
 });
 
 describe("runs that never report", () => {
-  it("are failed once silent longer than the plan's report timeout, and only those", async () => {
+  it("are failed once their scheduled minute passes the report timeout silent, and only those", async () => {
     const { env: e } = recordingEnv({ report_timeout_seconds: 600 });
+    await tick(e, "2026-11-23T08:40:00Z"); // the last evaluated minute: the next sweep reads 08:31-08:51
     const old = new Date(Date.now() - 601_000).toISOString();
     const recent = new Date(Date.now() - 60_000).toISOString();
-    const rows: [string, string, string][] = [
-      ["hourly@2026-11-23T07:00Z", "dispatched", old],
-      ["hourly@2026-11-23T08:00Z", "running", old],
-      ["every-5@2026-11-23T08:55Z", "dispatched", recent],
-      ["every-5@2026-11-23T08:50Z", "succeeded", old],
-      ["every-5@2026-11-23T08:45Z", "queued", old],
+    const rows: [string, string, string, string][] = [
+      ["hourly@2026-11-23T08:31Z", "dispatched", old, "cron"],
+      ["every-5@2026-11-23T08:45Z", "running", old, "cron"],
+      ["every-5@2026-11-23T08:50Z", "succeeded", old, "cron"],
+      ["every-5@2026-11-23T08:55Z", "dispatched", old, "cron"], // a later tick's sweep reads it
+      ["every-5@2026-11-23T08:35Z", "queued", old, "cron"], // the queue's to retry, or to dead-letter
+      ["hourly@2026-11-20T07:00Z", "dispatched", old, "replay"], // runs_watch, whatever its minute
+      ["hourly@2026-11-20T08:00Z", "dispatched", recent, "backfill"],
     ];
-    for (const [id, status, at] of rows) {
-      await env.DB.prepare(
-        "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, created_at, updated_at) VALUES (?1, ?2, ?3, 'cron', ?4, ?5, ?5)",
-      ).bind(id, id.split("@")[0], `${id.split("@")[1]!.slice(0, 16)}:00.000Z`, status, at).run();
+    for (const [id, status, at, trigger] of rows) {
+      await env.DB.prepare("INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at) VALUES (?1, ?2, ?3, ?6, ?4, ?5)")
+        .bind(id, id.split("@")[0], `${id.split("@")[1]!.slice(0, 16)}:00.000Z`, status, at, trigger)
+        .run();
     }
     await tick(e, "2026-11-23T09:01:00Z");
     const status = Object.fromEntries((await allRuns()).map((r) => [r.execution_id, [r.status, r.last_error]]));
-    expect(status["hourly@2026-11-23T07:00Z"]).toEqual(["failed", "the job never reported"]);
-    expect(status["hourly@2026-11-23T08:00Z"]).toEqual(["failed", "the job never reported"]);
-    expect(status["every-5@2026-11-23T08:55Z"]![0]).toBe("dispatched");
+    for (const id of ["hourly@2026-11-23T08:31Z", "every-5@2026-11-23T08:45Z", "hourly@2026-11-20T07:00Z"]) {
+      expect(status[id], id).toEqual(["failed", "the job never reported"]);
+    }
     expect(status["every-5@2026-11-23T08:50Z"]![0]).toBe("succeeded");
-    expect(status["every-5@2026-11-23T08:45Z"]![0]).toBe("queued"); // still the queue's to retry
+    expect(status["every-5@2026-11-23T08:55Z"]![0]).toBe("dispatched");
+    expect(status["every-5@2026-11-23T08:35Z"]![0]).toBe("queued");
+    expect(status["hourly@2026-11-20T08:00Z"]![0]).toBe("dispatched");
   });
 });
 
@@ -245,13 +252,16 @@ describe("scheduled(), native mode", () => {
 });
 
 describe("scheduled() through the real queue", () => {
-  it("delivers the message to the consumer, which dispatches it", async () => {
-    const { stubFetch } = await import("./helpers");
-    const calls = stubFetch(() => Response.json({ execution_id: "x", call_id: "fc-1", status: "spawned" }, { status: 202 }));
+  it("queues a run the dispatcher could not take, and the consumer dispatches it as attempt 2", async () => {
+    const calls = stubFetch(({ url }) =>
+      url.endsWith("/batch") ? new Response("busy", { status: 503 }) : Response.json({ execution_id: "x", call_id: "fc-1", status: "spawned" }, { status: 202 }),
+      { batches: "answer" },
+    );
     await tick(env, "2026-11-23T09:05:00Z");
     await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched"]);
-    expect(calls.length).toBe(1);
-    expect(JSON.parse(calls[0]!.body).execution_id).toBe("every-5@2026-11-23T09:05Z");
+    expect(calls.map((c) => new URL(c.url).pathname)).toEqual(["/dispatch/batch", "/dispatch"]);
+    expect(JSON.parse(calls[1]!.body)).toMatchObject({ execution_id: "every-5@2026-11-23T09:05Z", attempt: 2 });
+    expect((await allRuns())[0]).toMatchObject({ attempts: 2, call_id: "fc-1" });
   });
 });
 
@@ -275,18 +285,17 @@ describe("scheduled(): job arguments", () => {
     const runs = (await allRuns()).filter((r) => r.job === "with-args");
     expect(runs.map((r) => [r.scheduled_time.slice(11, 16), r.trigger, r.status, r.args])).toEqual([
       ["07:00", "catchup", "skipped", JSON.stringify(ARGS)],
-      ["08:00", "catchup", "queued", JSON.stringify(ARGS)],
-      ["09:00", "catchup", "queued", JSON.stringify(ARGS)],
+      ["08:00", "catchup", "dispatched", JSON.stringify(ARGS)],
+      ["09:00", "catchup", "dispatched", JSON.stringify(ARGS)],
     ]);
     expect((await allRuns()).filter((r) => r.job === "plain").every((r) => r.args === null)).toBe(true);
   });
 
-  it("sends them in the dispatch body through the real queue", async () => {
-    const { stubFetch } = await import("./helpers");
-    const calls = stubFetch(() => Response.json({ call_id: "fc-1", status: "spawned" }, { status: 202 }));
+  it("sends them in the tick's dispatch body exactly when the run has args", async () => {
+    const calls = acceptingDispatcher();
     await tick({ ...env, JOBS: withJobs(JOBS, withArgs.jobs) }, "2026-11-23T09:00:00Z");
-    await expect.poll(async () => (await allRuns()).map((r) => r.status), { timeout: 5000 }).toEqual(["dispatched", "dispatched"]);
-    const bodies = Object.fromEntries(calls.map((c) => JSON.parse(c.body)).map((b) => [b.job, b]));
+    expect((await allRuns()).map((r) => r.status)).toEqual(["dispatched", "dispatched"]);
+    const bodies = Object.fromEntries(calls.flatMap((c) => JSON.parse(c.body).runs).map((b: { job: string }) => [b.job, b]));
     expect(bodies["with-args"].args).toEqual(ARGS);
     expect(bodies.plain).not.toHaveProperty("args");
   });

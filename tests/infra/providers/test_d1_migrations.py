@@ -43,7 +43,6 @@ RUNS_COLUMNS = [
     "attempts",
     "call_id",
     "last_error",
-    "created_at",
     "updated_at",
     "started_at",
     "finished_at",
@@ -142,9 +141,12 @@ def test_create_applies_the_real_migrations_and_records_them(
 
     schema = tables(fake, db)
     assert {"runs", "scheduler_state", "d1_migrations", "paused_jobs", "counters"} <= schema
-    indexes = {"runs_job_time", "runs_time", "runs_status_time", "runs_job_status_time"}
+    indexes = {"runs_by_time", "runs_trouble", "runs_job_trouble", "runs_watch"}
     assert indexes <= schema
-    assert not {"runs_status", "runs_updated", "runs_new"} & schema
+    # 0006 keeps the old log's succeeded runs aside, with the one index that prunes them.
+    assert {"runs_before_0006", "runs_time"} <= schema
+    gone = {"runs_status", "runs_updated", "runs_new", "runs_job_time", "runs_in_flight"}
+    assert not gone & schema
     assert "runs_end" in schema  # the trigger that keeps the counters
     with fake.connect(db) as conn:
         assert [c[1] for c in conn.execute("PRAGMA table_info(runs)")] == RUNS_COLUMNS
@@ -165,7 +167,7 @@ def test_each_file_and_its_record_travel_in_one_request(
     """A file's statements and its d1_migrations INSERT are one request, without params."""
     db = fake.create_database()
     provider.create(props(db))
-    [request] = [r for r in fake.received if r.body and "CREATE TABLE runs (" in r.body["sql"]]
+    [request] = [r for r in fake.received if r.body and "0001_runs.sql');" in r.body["sql"]]
     assert request.body is not None and "params" not in request.body
     assert "INSERT INTO d1_migrations (name) VALUES ('0001_runs.sql');" in request.body["sql"]
     assert request.authorization == f"Bearer {TOKEN}"
