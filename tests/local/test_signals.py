@@ -199,22 +199,20 @@ def test_ctrl_c_twice_under_uv_run_stops_everything(tmp_path):
     assert_all_gone(procs, url)
 
 
-def test_sigterm_to_the_process_group_stops_everything(tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "exit_code"),
+    [(signal.SIGTERM, 0), (signal.SIGKILL, -signal.SIGKILL)],
+    ids=["sigterm-stops-everything", "sigkill-children-stop-by-themselves"],
+)
+def test_sigterm_or_sigkill_to_the_process_group_leaves_nothing_running(tmp_path, sig, exit_code):
+    """SIGTERM stops the stack as Ctrl-C does. SIGKILL gives the CLI no chance to stop anything:
+    the pipe on each child's stdin ends, and each child stops by itself.
+    """
     demo = start_demo(tmp_path)
     url = demo.wait_until_up()
     procs = stack_processes(demo)
-    os.killpg(demo.proc.pid, signal.SIGTERM)
-    assert demo.finish() == 0, demo.output()
-    assert_all_gone(procs, url)
-
-
-def test_when_the_cli_is_killed_its_children_stop_by_themselves(tmp_path):
-    """SIGKILL gives the CLI no chance to stop anything: the pipe on each child's stdin ends."""
-    demo = start_demo(tmp_path)
-    url = demo.wait_until_up()
-    procs = stack_processes(demo)
-    os.killpg(demo.proc.pid, signal.SIGKILL)
-    assert demo.finish() == -signal.SIGKILL
+    os.killpg(demo.proc.pid, sig)
+    assert demo.finish() == exit_code, demo.output()
     assert_all_gone(procs, url)
 
 
