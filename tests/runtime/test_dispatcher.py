@@ -403,3 +403,16 @@ def test_a_spawn_failure_in_a_batch_is_that_runs_503(client, fake_executor):
     fake_executor.fail = True
     [answer] = post_batch(client, [body()]).json()["runs"]
     assert answer["code"] == 503 and "retry later" in answer["error"]
+
+
+def test_a_dispatch_signature_replayed_with_another_body_starts_nothing(client, fake_executor):
+    """A captured signature covers its body byte for byte: the same headers with another run's
+    body, or the same run with other args, are refused.
+    """
+    raw = json.dumps(body())
+    headers = dispatch_headers(KEY, raw)
+    for other in (body(minute="2026-11-23T09:01Z"), body(args={"limit": 1}), raw + " "):
+        content = other if isinstance(other, str) else json.dumps(other)
+        assert client.post("/dispatch", content=content, headers=headers).status_code == 401
+    assert fake_executor.spawned == []
+    assert client.post("/dispatch", content=raw, headers=headers).status_code == 202
