@@ -735,7 +735,9 @@ def demo(
     shown = err if as_json else out
     faults = d.CHAOS_FAULTS if chaos else None
     try:
-        with LocalStack(p, catalog=catalog, faults=faults, dispatch_timeout_ms=1500) as stack:
+        crash = d.worker_faults(begin, end) if chaos else None
+        with LocalStack(p, catalog=catalog, faults=faults, worker_faults=crash,
+                        dispatch_timeout_ms=1500) as stack:  # fmt: skip
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())  # fmt: skip
             with Progress(*columns, console=shown, transient=True) as progress:

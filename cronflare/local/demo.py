@@ -17,12 +17,26 @@ from rich.table import Table
 
 from cronflare.catalog.loader import load_catalog
 from cronflare.catalog.schedule import fires_between, is_due, iso_utc
-from cronflare.local.stack import LocalStack
+from cronflare.local.stack import LocalStack, StackError
 from cronflare.plan import DeployPlan, plan
 from cronflare.settings import local_settings
 
 MINUTE = timedelta(minutes=1)
 CHAOS_FAULTS = {"first": ["503", "429", "timeout", "503", "429", "timeout"], "timeout_s": 3}
+
+
+def crash_minute(start: datetime, end: datetime) -> datetime:
+    """The minute whose tick dies after its insert under --chaos: two thirds in, on the hour, so
+    the hourly jobs' runs are among those the next tick must find in D1 and dispatch.
+    """
+    at = start + (end - start) * 2 / 3
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def worker_faults(start: datetime, end: datetime) -> dict[str, str]:
+    """WORKER_FAULTS for --chaos: the tick of crash_minute() dies after its insert."""
+    at = crash_minute(start, end).strftime("%Y-%m-%dT%H:%M:00.000Z")
+    return {"die": "after-insert", "at": at}
 
 
 @dataclass
@@ -110,7 +124,12 @@ def simulate(
         # Simulated time stands still while this minute's runs are in flight, as if each
         # minute lasted as long as its jobs; under chaos, retries may outlast it.
         wait = 0.3 if chaos else 30.0
-        if p.mode == "tick":
+        if p.mode == "tick" and chaos and minute == crash_minute(start, end):
+            try:
+                stack.scheduled(_ms(minute), wait=wait)
+            except StackError:
+                progress.console.log("chaos: the Worker died after recording a minute's runs")
+        elif p.mode == "tick":
             stack.scheduled(_ms(minute), wait=wait)
         else:
             for trigger in [t for t in p.cron_triggers if is_due(t, "UTC", minute)]:
