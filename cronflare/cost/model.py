@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -37,29 +37,56 @@ GPU_PRICE_KEY = {
     "H100!": "H100",
 }
 
-# What the Worker's SQL costs in D1 (worker_src/src/runs.ts), counted with D1's own
-# meta.rows_written and meta.rows_read in local workerd (the same SQLite engine as D1), with the
-# run log's schema (worker_src/migrations, 0004): a row written to `runs` also writes its
-# primary-key entry and one entry in each index whose columns change (4 indexes, and the runs in
-# flight); each status change moves two counters; retention deletes about one old run per new.
-# insertRuns 1 read, 6 written; dispatch: getRun 1 + markDispatched 2 read, 7 written, and the
-# batch's own reads (last minute, pruning, the alert outbox: 5, counted per run as if each
-# batch carried one); report: getRun 1 + setStatus 2 read, 6 written; pruning one old run: 4
-# read, 1 written.
-D1_WRITTEN_PER_RUN = 20
-D1_READ_PER_RUN = 16
-D1_WRITTEN_PER_MINUTE = 1  # advanceMinute, once per newly evaluated minute
-# state and pauses 3, advanceMinute 1, failSilentRuns 2, pruning 2, the alert outbox 2
-D1_READ_PER_SCHEDULED = 10
-D1_WRITTEN_PER_RETRY = 1  # noteAttempt: a queued run is in no index of what it changes
-D1_READ_PER_RETRY = 2  # getRun 1, noteAttempt 1
-# Cloudflare Queues: a message under 64 KB is 1 write, 1 read and 1 delete; a retry 1 more read.
-QUEUE_OPS_PER_RUN = 3
-QUEUE_OPS_PER_RETRY = 1
-# The run log grows by about this much per run, indexes included (measured near 350 bytes with
-# short ids; real execution ids, times and errors are longer). Runs older than
-# runRetentionDays are pruned, so the log levels off at about runRetentionDays of runs.
-D1_BYTES_PER_RUN = 500
+# What a run costs Cloudflare, measured by worker_src/test/cost.test.ts in workerd (the same
+# SQLite engine as D1) with D1's own meta.rows_written and meta.rows_read: a minute of 200 runs
+# less a minute of 100, each run succeeding at its first dispatch, across its whole life (the
+# tick that inserts and dispatches it, its report, the sweep that would fail it silent, the
+# pruning that deletes it). `make bench` records the figures in bench/results.json (bench_cost);
+# each constant below is its figure rounded up, and tests/cost/test_measured.py keeps them equal.
+# The run log is migration 0006: WITHOUT ROWID, one index every run pays for (docs/WORKER.md).
+# Written: its INSERT 2 (the row, runs_by_time), `dispatched` 1, its report 2 (the row, its end's
+# count), pruning 1 (measured 5.98).
+D1_WRITTEN_PER_RUN = 6
+# Read: `dispatched` 1, its report 2, the silent-run sweep 1, pruning 1 (measured 5.02).
+D1_READ_PER_RUN = 6
+# The tick POSTs a minute's runs to the dispatcher itself, in signed batches of up to 500: a run
+# that succeeds at its first dispatch never touches the queue (measured 0).
+QUEUE_OPS_PER_RUN = 0
+# Its report, the job wrapper's signed POST; its dispatch rides the tick's invocation (measured 1).
+INVOCATIONS_PER_RUN = 1
+# Each tick's own statements, whatever its runs: the scheduler's state, the last minute, the
+# runs' count, the sweeps, pruning, the alert outbox (measured 4 and 15). Rows written once per
+# newly evaluated minute; rows read on every scheduled() call.
+D1_WRITTEN_PER_TICK = 4
+D1_READ_PER_TICK = 15
+# The bytes a run keeps in D1 with its index entry: the database's growth over 200,000 runs as
+# the Worker writes them (measured 444.1). Runs older than runRetentionDays are pruned, so the
+# log levels off at about runRetentionDays of runs.
+D1_BYTES_PER_RUN = 445
+# The figures above by their key in bench/results.json: tests/cost/test_measured.py.
+MEASURED = {
+    "D1_WRITTEN_PER_RUN": "d1_rows_written_per_run",
+    "D1_READ_PER_RUN": "d1_rows_read_per_run",
+    "QUEUE_OPS_PER_RUN": "queue_ops_per_run",
+    "INVOCATIONS_PER_RUN": "invocations_per_run",
+    "D1_WRITTEN_PER_TICK": "d1_rows_written_per_tick",
+    "D1_READ_PER_TICK": "d1_rows_read_per_tick",
+    "D1_BYTES_PER_RUN": "d1_bytes_per_run",
+}
+# A dispatch that fails at the tick (a 5xx, a 429, a timeout, a network error) goes through the
+# queue, as do a minute's runs past the tick's 40 POSTs of 500 (worker_src/src/direct.ts). Counted
+# the same way in workerd (a tick whose batch POST gets a 503, then the consumer's batches of 10),
+# over a run that succeeds at once: its message's write, read and delete; one consumer
+# invocation (as if each batch carried one retry); the consumer's `dispatched` 1 row written
+# (the tick's noted attempt replaces its own); getRun and `dispatched` 2 rows read, and the
+# consumer batch's own 8 (the last minute 1, pruning 5, the alert outbox 2).
+QUEUE_OPS_PER_RETRY = 3
+INVOCATIONS_PER_RETRY = 1
+D1_WRITTEN_PER_RETRY = 1
+D1_READ_PER_RETRY = 2
+D1_READ_PER_CONSUMER_BATCH = 8
+TICK_BATCH_RUNS = 500  # BATCH_RUNS: runs in one signed POST to the dispatcher
+TICK_DISPATCH_MAX_RUNS = 40 * TICK_BATCH_RUNS  # MAX_POSTS of them; more in a minute are queued
 # The dispatcher answers within about a second, then waits out the scaledown window.
 DISPATCH_BUSY_S = 1
 # A target job's run ("app/function", deployed outside cronflare) is watched by a function of
@@ -140,6 +167,15 @@ class CloudflareCost(Frozen):
     d1_rows_read: Meter
     d1_storage_mb_per_month: float  # how fast the run log grows until retention prunes it
     d1_storage_mb_retained: float  # its size once it holds runRetentionDays of runs
+    runs_per_day_peak: int  # the catalog's runs on the busiest whole UTC day
+    # The most runs a day the free plan's daily allowances hold, with this catalog's ticks (or
+    # trigger fires) and retries, and the allowance that runs out first (a METER_NAMES value).
+    free_plan_runs_per_day: int
+    free_plan_limit: str
+    # The most runs a day whose runRetentionDays of log fit the free plan's database.
+    free_plan_storage_runs_per_day: int
+    run_retention_days: int
+    paid_usd_per_million_runs: float  # on Workers Paid, past what it includes
     plan_needed: CloudflarePlanName
     reasons: tuple[str, ...]  # which allowance the free plan lacks; empty when it fits
     why: str  # the reasons in one line, or how close the fullest allowance comes
@@ -369,6 +405,108 @@ def _sum(*terms: tuple[PerMinute, float]) -> PerMinute:
     return total
 
 
+class RunCost(Frozen):
+    """What one run costs Cloudflare, and each tick beside it: the measured constants above."""
+
+    invocations: float = INVOCATIONS_PER_RUN
+    queue_operations: float = QUEUE_OPS_PER_RUN
+    d1_rows_written: float = D1_WRITTEN_PER_RUN
+    d1_rows_read: float = D1_READ_PER_RUN
+    d1_bytes: float = D1_BYTES_PER_RUN
+    tick_d1_rows_written: float = D1_WRITTEN_PER_TICK
+    tick_d1_rows_read: float = D1_READ_PER_TICK
+
+    @classmethod
+    def measured(cls, figures: Mapping[str, float]) -> RunCost:
+        """From the figures of worker_src/test/cost.test.ts (bench/results.json's keys), each
+        rounded up as the constants are.
+        """
+        field = {
+            "INVOCATIONS_PER_RUN": "invocations",
+            "QUEUE_OPS_PER_RUN": "queue_operations",
+            "D1_WRITTEN_PER_RUN": "d1_rows_written",
+            "D1_READ_PER_RUN": "d1_rows_read",
+            "D1_BYTES_PER_RUN": "d1_bytes",
+            "D1_WRITTEN_PER_TICK": "tick_d1_rows_written",
+            "D1_READ_PER_TICK": "tick_d1_rows_read",
+        }
+        return cls(**{field[name]: math.ceil(figures[key]) for name, key in MEASURED.items()})
+
+    def per_run(self, retries_per_run: float = 0.0) -> dict[str, float]:
+        """Each meter's use by one run and its share of retries (at most: each retry its own
+        consumer batch), by METER_NAMES key.
+        """
+        r = retries_per_run
+        return {
+            "worker_invocations": self.invocations + r * INVOCATIONS_PER_RETRY,
+            "queue_operations": self.queue_operations + r * QUEUE_OPS_PER_RETRY,
+            "d1_rows_written": self.d1_rows_written + r * D1_WRITTEN_PER_RETRY,
+            "d1_rows_read": self.d1_rows_read
+            + r * (D1_READ_PER_RETRY + INVOCATIONS_PER_RETRY * D1_READ_PER_CONSUMER_BATCH),
+        }
+
+    def per_tick(self) -> dict[str, float]:
+        """Each meter's use by one tick, whatever its runs."""
+        return {
+            "worker_invocations": 1,
+            "queue_operations": 0,
+            "d1_rows_written": self.tick_d1_rows_written,
+            "d1_rows_read": self.tick_d1_rows_read,
+        }
+
+
+def free_plan_capacity(
+    p: Prices,
+    *,
+    retries_per_run: float = 0.0,
+    ticks_per_day: float = TICKS_PER_DAY,
+    cost: RunCost | None = None,
+) -> tuple[int, str]:
+    """The most runs a day the free plan's daily allowances hold, and the METER_NAMES key of the
+    one that runs out first: each allowance, less what `ticks_per_day` ticks use (1,440 in tick
+    mode), divided by what a run uses.
+    """
+    cost = cost or RunCost()
+    free = {
+        "worker_invocations": p.workers_free_requests_per_day,
+        "queue_operations": p.queues_free_operations_per_day,
+        "d1_rows_written": p.d1_free_rows_written_per_day,
+        "d1_rows_read": p.d1_free_rows_read_per_day,
+    }
+    tick, run = cost.per_tick(), cost.per_run(retries_per_run)
+    holds = {
+        key: max(0.0, free[key] - ticks_per_day * tick[key]) / run[key] if run[key] else math.inf
+        for key in free
+    }
+    first = min(holds, key=holds.__getitem__)
+    return math.floor(holds[first]), first
+
+
+def paid_usd_per_million_runs(
+    p: Prices, *, retries_per_run: float = 0.0, cost: RunCost | None = None
+) -> float:
+    """What a million more runs cost on Workers Paid once its included usage is spent."""
+    run = (cost or RunCost()).per_run(retries_per_run)
+    return (
+        run["worker_invocations"] * p.workers_paid_usd_per_million_requests
+        + run["queue_operations"] * p.queues_paid_usd_per_million_operations
+        + run["d1_rows_written"] * p.d1_paid_usd_per_million_rows_written
+        + run["d1_rows_read"] * p.d1_paid_usd_per_million_rows_read
+    )
+
+
+def storage_runs_per_day(p: Prices, retention_days: int, cost: RunCost | None = None) -> int:
+    """The most runs a day whose `retention_days` of log fit the free plan's database."""
+    per_run = (cost or RunCost()).d1_bytes
+    return math.floor(p.d1_free_database_mb * 1e6 / (per_run * retention_days))
+
+
+def retention_days_for(p: Prices, runs_per_day: float, cost: RunCost | None = None) -> int:
+    """The longest runRetentionDays whose log of `runs_per_day` fits the free plan's database."""
+    per_run = (cost or RunCost()).d1_bytes
+    return math.floor(p.d1_free_database_mb * 1e6 / (per_run * runs_per_day))
+
+
 def cloudflare_cost(
     plan: DeployPlan,
     fires: dict[str, list[datetime]],
@@ -399,20 +537,28 @@ def cloudflare_cost(
                 scheduled[minute] = scheduled.get(minute, 0.0) + 1
     evaluated: PerMinute = dict.fromkeys(scheduled, 1.0)
 
-    consumer = {m: float(math.ceil(n / plan.queues.batch_size)) for m, n in runs.items()}
+    # The tick dispatches its runs itself. Through the queue go the retries, and the runs of a
+    # minute past the tick's own POSTs (sent together: one consumer batch per queueBatchSize).
+    batch = plan.queues.batch_size
+    over = {m: n - TICK_DISPATCH_MAX_RUNS for m, n in runs.items() if n > TICK_DISPATCH_MAX_RUNS}
     retries = _sum((runs, retries_per_run))
+    queued = _sum((retries, 1), (over, 1))
+    consumer = _sum(
+        (retries, INVOCATIONS_PER_RETRY),
+        ({m: float(math.ceil(n / batch)) for m, n in over.items()}, 1),
+    )
     # (per-minute counts, per tick, free per day, included per month, USD per million on paid)
     meters = {
-        # A retry is one more consumer delivery and one more dispatch; a run, one callback.
+        # A run is one report; a retry, one consumer delivery (its dispatch rides it).
         "worker_invocations": (
-            _sum((scheduled, 1), (consumer, 1), (runs, 1), (retries, 2)),
+            _sum((scheduled, 1), (runs, INVOCATIONS_PER_RUN), (consumer, 1)),
             per_tick,
             p.workers_free_requests_per_day,
             p.workers_paid_requests_per_month,
             p.workers_paid_usd_per_million_requests,
         ),
         "queue_operations": (
-            _sum((runs, QUEUE_OPS_PER_RUN), (retries, QUEUE_OPS_PER_RETRY)),
+            _sum((runs, QUEUE_OPS_PER_RUN), (queued, QUEUE_OPS_PER_RETRY)),
             0,
             p.queues_free_operations_per_day,
             p.queues_paid_operations_per_month,
@@ -421,10 +567,10 @@ def cloudflare_cost(
         "d1_rows_written": (
             _sum(
                 (runs, D1_WRITTEN_PER_RUN),
-                (evaluated, D1_WRITTEN_PER_MINUTE),
-                (retries, D1_WRITTEN_PER_RETRY),
+                (evaluated, D1_WRITTEN_PER_TICK),
+                (queued, D1_WRITTEN_PER_RETRY),
             ),
-            per_tick * D1_WRITTEN_PER_MINUTE,
+            per_tick * D1_WRITTEN_PER_TICK,
             p.d1_free_rows_written_per_day,
             p.d1_paid_rows_written_per_month,
             p.d1_paid_usd_per_million_rows_written,
@@ -432,10 +578,11 @@ def cloudflare_cost(
         "d1_rows_read": (
             _sum(
                 (runs, D1_READ_PER_RUN),
-                (scheduled, D1_READ_PER_SCHEDULED),
-                (retries, D1_READ_PER_RETRY),
+                (scheduled, D1_READ_PER_TICK),
+                (queued, D1_READ_PER_RETRY),
+                (consumer, D1_READ_PER_CONSUMER_BATCH),
             ),
-            per_tick * D1_READ_PER_SCHEDULED,
+            per_tick * D1_READ_PER_TICK,
             p.d1_free_rows_read_per_day,
             p.d1_paid_rows_read_per_month,
             p.d1_paid_usd_per_million_rows_read,
@@ -464,6 +611,9 @@ def cloudflare_cost(
     if plan_needed == "paid":
         usd = p.workers_paid_usd_per_month + sum(m.paid_overage_usd for m in usage.values())
     total_runs = sum(runs.values())
+    # In native mode the trigger fires of the catalog as written stand in for the ticks.
+    calls = days.peak(scheduled, per_tick)
+    capacity, limit = free_plan_capacity(p, retries_per_run=retries_per_run, ticks_per_day=calls)
     fullest = max(usage, key=lambda k: usage[k].percent_of_free)
     why = "; ".join(reasons) or (
         f"every daily allowance fits; the fullest is {METER_NAMES[fullest]}, "
@@ -483,6 +633,12 @@ def cloudflare_cost(
         * plan.run_retention_days
         * D1_BYTES_PER_RUN
         / 1e6,
+        runs_per_day_peak=math.ceil(days.peak(runs, 0)),
+        free_plan_runs_per_day=capacity,
+        free_plan_limit=METER_NAMES[limit],
+        free_plan_storage_runs_per_day=storage_runs_per_day(p, plan.run_retention_days),
+        run_retention_days=plan.run_retention_days,
+        paid_usd_per_million_runs=paid_usd_per_million_runs(p, retries_per_run=retries_per_run),
         plan_needed=plan_needed,
         reasons=tuple(reasons),
         why=why,
@@ -614,8 +770,11 @@ def assumptions(
         "each minute with due runs, then idles the same way; Modal-only has no dispatcher",
         f"every run succeeds on its first attempt (no Modal retries), with {retries_per_run:g} "
         "dispatch retries per run; one callback per run; no admin or dashboard requests",
-        f"the queue consumer takes the runs due in one minute in batches of up to "
-        f"{plan.queues.batch_size} (queueBatchSize), one invocation per batch",
+        f"each tick dispatches its minute's runs itself, in signed batches of up to "
+        f"{TICK_BATCH_RUNS} (at most "
+        f"{TICK_DISPATCH_MAX_RUNS:,} a minute; more go through the queue, whose consumer takes "
+        f"them in batches of up to {plan.queues.batch_size}, queueBatchSize); a retried dispatch "
+        "goes through the queue, one consumer invocation each",
         f"a month is the {WINDOW_DAYS}-day window; daily peaks are over whole UTC days, since "
         "Cloudflare resets the free plan's allowances at 00:00 UTC",
         "Workers CPU time is not estimated: the free plan allows 10 ms per invocation, the paid "
@@ -800,6 +959,31 @@ def comparison_table(report: CostReport) -> Table:
     return table
 
 
+def free_plan_line(report: CostReport, p: Prices) -> str:
+    """How many runs a day the free plan holds, against the catalog as written; what a million
+    more cost on the paid plan.
+    """
+    cf = report.cloudflare
+    share = 100 * cf.runs_per_day_peak / cf.free_plan_runs_per_day
+    line = (
+        f"Free plan capacity: about {cf.free_plan_runs_per_day:,} runs a day ({cf.free_plan_limit} "
+        f"run out first); this catalog makes {cf.runs_per_day_peak:,} on its busiest day "
+        f"({share:.1f}%)."
+    )
+    if cf.free_plan_storage_runs_per_day < cf.free_plan_runs_per_day:
+        retention = retention_days_for(p, cf.free_plan_runs_per_day)
+        line += (
+            f" Its {p.d1_free_database_mb:,} MB database holds "
+            f"{cf.free_plan_storage_runs_per_day:,} runs a day at runRetentionDays "
+            f"{cf.run_retention_days}; "
+            f"{cf.free_plan_runs_per_day:,} a day need runRetentionDays {retention} or less."
+        )
+    return line + (
+        f" Past the free plan, a million more runs cost about "
+        f"{_usd(cf.paid_usd_per_million_runs)} on Workers Paid."
+    )
+
+
 def render(report: CostReport, p: Prices, console: Console) -> None:
     """The three tables, the plan needed and why, the assumptions, then the one-line verdict."""
     console.print(jobs_table(report, p))
@@ -824,6 +1008,7 @@ def render(report: CostReport, p: Prices, console: Console) -> None:
         f"(free plan: {p.d1_free_database_mb:,} MB per database).",
         markup=False,
     )
+    console.print(free_plan_line(report, p), markup=False)
     console.print(comparison_table(report))
     console.print(
         f"Prices as of {report.prices_as_of} (docs/COST.md)"

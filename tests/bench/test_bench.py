@@ -18,6 +18,8 @@ KEYS = {
     "pulumi_mocks_s_1000_jobs",
     "cloudflare_resources_1_job",
     "cloudflare_resources_1000_jobs",
+    "e2e_direct_ratio_p50",
+    *run.COST_KEYS,
 }
 
 
@@ -35,6 +37,9 @@ def test_quick_bench_writes_every_key_and_regenerates_only_the_table(tmp_path):
     assert data["details"]["latency"]["succeeded"] == data["details"]["latency"]["runs"]
     assert data["cloudflare_resources_1_job"] == data["cloudflare_resources_1000_jobs"] > 0
     assert data["details"]["tick"]["mismatches"] == 0
+    # What a run costs is measured in a quick run too (a few seconds of workerd).
+    assert data["queue_ops_per_run"] == 0 and data["d1_rows_written_per_run"] > 0
+    assert data["free_plan_runs_per_day"] > 0
     text = doc.read_text()
     assert text.split(run.END)[1] == prose_before
     for key in run.TARGETS:

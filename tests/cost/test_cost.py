@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from cronflare import cli
 from cronflare.catalog.model import Catalog, CatalogError, Job, Resources
 from cronflare.catalog.validate import resolve
+from cronflare.cost import model
 from cronflare.cost.model import CostReport, estimate
 from cronflare.cost.prices import Prices
-from cronflare.plan import plan
+from cronflare.plan import plan, plan_resolved
 from cronflare.settings import load_stack_settings, local_settings, settings_from_config
 from jobs.catalog import CATALOG
 from tests.cron_oracle import croniter_fires, oracle_next
@@ -107,7 +108,9 @@ def test_a_disabled_job_has_no_runs_and_costs_nothing():
     r = report(catalog, jobs={"off": {"enabled": False}})
     off = next(j for j in r.jobs if j.name == "off")
     assert (off.runs, off.billed_seconds, off.usd) == (0, 0.0, 0.0)
-    assert r.cloudflare.queue_operations.per_month == 3 * 720
+    # 720 runs and as many trigger fires (native mode): 6 rows written a run, 4 a new minute.
+    assert r.cloudflare.worker_invocations.per_month == 720 + 720
+    assert r.cloudflare.d1_rows_written.per_month == 6 * 720 + 4 * 720
     assert r.modal_only.scheduled_functions == 1
 
 
@@ -143,23 +146,32 @@ def test_hand_computed_catalog():
     assert e.billed_seconds == 2_592_000 and e.cpu_core_seconds == 324_000
     assert e.usd == pytest.approx(3.24 + 0.648)  # 3.888
 
-    # Native mode, 3 triggers. A day: 1,440 + 24 + 1 = 1,465 runs and as many trigger fires;
-    # one consumer batch per minute (1,440); one callback per run.
+    # Native mode, 3 triggers. A day: 1,440 + 24 + 1 = 1,465 runs and as many trigger fires,
+    # in 1,440 distinct minutes; each fire dispatches its runs itself (no queue, no consumer);
+    # one report per run. A run writes 6 rows and reads 6; a fire reads 15; a new minute writes 4.
     cf = r.cloudflare
     assert (cf.mode, cf.cron_triggers) == ("native", 3)
-    assert cf.worker_invocations.per_day_peak == 1_465 + 1_440 + 1_465  # 4,370
-    assert cf.worker_invocations.per_month == 30 * 4_370
-    assert cf.queue_operations.per_day_peak == 3 * 1_465  # 4,395
-    assert cf.d1_rows_written.per_day_peak == 20 * 1_465 + 1_440  # 30,740
-    assert cf.d1_rows_written.per_month == 20 * 43_950 + 43_200  # 922,200
-    assert cf.d1_rows_read.per_day_peak == 16 * 1_465 + 10 * 1_465  # 38,090
+    assert cf.worker_invocations.per_day_peak == 1_465 + 1_465  # 2,930
+    assert cf.worker_invocations.per_month == 30 * 2_930
+    assert cf.queue_operations.per_month == 0
+    assert cf.d1_rows_written.per_day_peak == 6 * 1_465 + 4 * 1_440  # 14,550
+    assert cf.d1_rows_written.per_month == 6 * 43_950 + 4 * 43_200  # 436,500
+    assert cf.d1_rows_read.per_day_peak == 6 * 1_465 + 15 * 1_465  # 30,765
     assert cf.plan_needed == "free" and cf.usd_per_month == 0
     assert (
         cf.why
-        == "every daily allowance fits; the fullest is Queue operations, 44.0% on the busiest day"
+        == "every daily allowance fits; the fullest is D1 rows written, 14.6% on the busiest day"
     )
 
-    assert cf.d1_storage_mb_retained == pytest.approx(1_465 * 90 * 500 / 1e6)  # 65.9 MB
+    assert cf.d1_storage_mb_retained == pytest.approx(1_465 * 90 * 445 / 1e6)  # 58.7 MB
+    # What the free plan holds beside these 1,465 trigger fires a day: D1 rows written first.
+    assert cf.runs_per_day_peak == 1_465
+    assert (cf.free_plan_runs_per_day, cf.free_plan_limit) == (
+        (100_000 - 4 * 1_465) // 6,  # 15,690
+        "D1 rows written",
+    )
+    assert cf.free_plan_storage_runs_per_day == int(500e6 / (445 * 90))  # 12,484
+    assert cf.paid_usd_per_million_runs == pytest.approx(1 * 0.30 + 6 * 1.00 + 6 * 0.001)
 
     # The dispatcher is busy 1 s every minute and idles the other 59: 43,200 min x 60 s.
     compute = 0.9072 + 2.0097 + 3.888
@@ -175,33 +187,105 @@ def test_hand_computed_catalog():
     assert r.verdict.startswith("Modal-only is cheaper by $3.89/month")
 
 
-def test_queue_operations_beyond_the_free_allowance_need_the_paid_plan():
-    """Three every-minute jobs make 12,960 queue operations a day: over the free 10,000."""
-    r = report(every_minute(3))
-    assert r.cloudflare.queue_operations.per_day_peak == 12_960
+def test_rows_written_beyond_the_free_allowance_need_the_paid_plan():
+    """Twelve every-minute jobs write 6 x 17,280 + 4 x 1,440 = 109,440 rows a day: over the free
+    100,000 (eleven write 100,800, ten 92,160). No queue operation while dispatches succeed.
+    """
+    r = report(every_minute(12))
+    assert r.cloudflare.d1_rows_written.per_day_peak == 109_440
+    assert r.cloudflare.queue_operations.per_month == 0
     assert r.cloudflare_plan_needed == "paid"
     assert r.cloudflare.reasons == (
-        "Queue operations: 12,960 on the busiest day > the free plan's 10,000 a day",
+        "D1 rows written: 109,440 on the busiest day > the free plan's 100,000 a day",
     )
-    assert r.cloudflare.usd_per_month == 5  # the plan fee: 388,800 operations are included
+    assert r.cloudflare.usd_per_month == 5  # the plan fee: 3,283,200 rows are included
+    assert report(every_minute(10)).cloudflare_plan_needed == "free"
+
+
+def test_retries_go_through_the_queue():
+    """A retried dispatch costs its message's write, read and delete, a consumer invocation, a
+    row written and 2 read, and the consumer batch's own 8 read.
+    """
+    s = local_settings()
+    resolved = resolve(every_minute(1), s.jobs)
+    r = estimate(plan_resolved(resolved, s), resolved.jobs, pinned(), START, retries_per_run=0.5)
+    cf = r.cloudflare
+    runs = 1_440
+    assert cf.queue_operations.per_day_peak == 3 * runs // 2  # 2,160
+    assert cf.worker_invocations.per_day_peak == runs + runs + runs // 2
+    assert cf.d1_rows_written.per_day_peak == 6 * runs + 4 * runs + runs // 2
+    assert cf.d1_rows_read.per_day_peak == 6 * runs + 15 * runs + (2 + 8) * runs // 2
+    # The free plan's capacity drops with them: the queue's 10,000 operations a day, at 1.5 a
+    # run, run out before D1's rows written (94,240 left after the ticks, at 6.5 a run).
+    assert (cf.free_plan_runs_per_day, cf.free_plan_limit) == (6_666, "Queue operations")
+
+
+def test_a_minute_past_the_ticks_own_dispatch_goes_through_the_queue():
+    """The tick POSTs at most 40 batches of 500; the rest of its minute's runs are queued and the
+    consumer takes them in batches of queueBatchSize.
+    """
+    n = model.TICK_DISPATCH_MAX_RUNS + 25
+    catalog = Catalog(jobs=[job(f"j{i:05}", schedule="0 9 * * *") for i in range(n)])
+    settings = local_settings()
+    resolved = resolve(catalog, settings.jobs)
+    start = START
+    end = start + timedelta(days=1)
+    fires = {j.name: [start.replace(hour=9)] for j in resolved.jobs}
+    cf = model.cloudflare_cost(plan(catalog, settings), fires, start, end, pinned())
+    assert model.TICK_DISPATCH_MAX_RUNS == 20_000
+    assert cf.queue_operations.per_day_peak == 3 * 25
+    assert cf.worker_invocations.per_day_peak == 1 + n + 3  # the fire, reports, 3 batches
+    assert cf.d1_rows_read.per_day_peak == 6 * n + 15 + 2 * 25 + 8 * 3
+
+
+def test_the_free_plans_capacity_and_the_paid_price_per_million_runs():
+    """Each allowance less 1,440 ticks' own, divided by what a run uses: D1's 100,000 rows
+    written run out first, at 15,706 runs; a million more runs cost $6.31 on Workers Paid.
+    """
+    p = pinned()
+    runs, first = model.free_plan_capacity(p)
+    assert (runs, first) == ((100_000 - 1_440 * 4) // 6, "d1_rows_written")  # 15,706
+    assert (
+        model.free_plan_capacity(pinned(d1FreeRowsWrittenPerDay=10**9))[1] == "worker_invocations"
+    )
+    assert model.free_plan_capacity(p, retries_per_run=1) == (10_000 // 3, "queue_operations")
+    assert model.paid_usd_per_million_runs(p) == pytest.approx(0.30 + 6.00 + 0.006)
+    assert model.paid_usd_per_million_runs(p, retries_per_run=1) == pytest.approx(
+        (1 + 1) * 0.30 + 3 * 0.40 + (6 + 1) * 1.00 + (6 + 10) * 0.001
+    )
+    # 445 bytes a run: the free 500 MB hold 1.12 million runs, 12,484 a day for 90 days; 15,706
+    # a day fit with runRetentionDays 71.
+    assert model.storage_runs_per_day(p, 90) == 12_484
+    assert model.retention_days_for(p, runs) == 71
+
+
+def test_cli_shows_the_free_plans_capacity():
+    """`cronflare cost` says how many runs a day the free plan holds, against the catalog's."""
+    r = runner.invoke(cli.app, ["cost", "--start", "2026-11-23T00:00Z"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "Free plan capacity: about 15,706 runs a day (D1 rows written run out first)" in text
+    assert "this catalog makes 431 on its busiest day (2.7%)" in text
+    assert "15,706 a day need runRetentionDays 71 or less" in text
+    assert "a million more runs cost about $6.31 on Workers Paid" in text
 
 
 def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():
     """At the allowance the free plan still fits; one row written over it needs paid."""
     busy = report(every_minute(1)).cloudflare.d1_rows_written.per_day_peak
-    assert busy == 20 * 1_440 + 1_440
+    assert busy == 6 * 1_440 + 4 * 1_440
     at = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy))
     over = report(every_minute(1), prices=pinned(d1FreeRowsWrittenPerDay=busy - 1))
     assert at.cloudflare_plan_needed == "free"
     assert over.cloudflare_plan_needed == "paid"
-    assert over.cloudflare.reasons[0].startswith("D1 rows written: 30,240 on the busiest day")
+    assert over.cloudflare.reasons[0].startswith("D1 rows written: 14,400 on the busiest day")
 
 
 def test_paid_usage_beyond_the_included_amounts_is_billed():
-    """On the paid plan, operations over the monthly inclusion cost their price per million."""
-    r = report(every_minute(3), prices=pinned(queuesPaidOperationsPerMonth=100_000))
-    overage = (388_800 - 100_000) / 1e6 * 0.40
-    assert r.cloudflare.queue_operations.paid_overage_usd == pytest.approx(overage)
+    """On the paid plan, rows written over the monthly inclusion cost their price per million."""
+    r = report(every_minute(12), prices=pinned(d1PaidRowsWrittenPerMonth=100_000))
+    overage = (30 * 109_440 - 100_000) / 1e6 * 1.00
+    assert r.cloudflare.d1_rows_written.paid_overage_usd == pytest.approx(overage)
     assert r.cloudflare.usd_per_month == pytest.approx(5 + overage)
 
 
@@ -248,6 +332,7 @@ def test_a_stack_can_override_a_price(tmp_path: Path):
     """`cronflare:prices` in the stack file replaces those figures, GPUs one by one."""
     config = {
         "cronflare:accountId": "0" * 32,
+        "cronflare:workersSubdomain": "acme",
         "cronflare:prices": {"workersPaidUsdPerMonth": 7, "modalGpuUsdPerSecond": {"T4": 0.001}},
     }
     (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
@@ -264,7 +349,6 @@ def test_a_bad_price_override_is_a_config_error():
         settings_from_config(
             {"prices": {"workersPaidUsdPerMont": 7, "queuesFreeOperationsPerDay": -1}},
             "dev",
-            require_account=False,
         )
     assert err.value.problems == [
         "config cronflare:prices.queuesFreeOperationsPerDay: Input should be greater than or "
@@ -279,7 +363,11 @@ def test_cli_json_has_the_documented_keys_and_uses_the_stack_prices(
 ):
     """`cost --json` exits 0 with the documented keys, priced by the stack's overrides."""
     (tmp_path / "Pulumi.yaml").write_text("name: cronflare\n")
-    config = {"cronflare:accountId": "0" * 32, "cronflare:prices": {"modalTeamUsdPerMonth": 300}}
+    config = {
+        "cronflare:accountId": "0" * 32,
+        "cronflare:workersSubdomain": "acme",
+        "cronflare:prices": {"modalTeamUsdPerMonth": 300},
+    }
     (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(cli.app, ["cost", "--stack", "t", "--start", "2026-10-15T00:00Z", "--json"])

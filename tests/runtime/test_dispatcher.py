@@ -333,34 +333,52 @@ def test_a_dispatch_signature_is_bound_to_the_dispatch_path_and_purpose(client, 
 
 
 def post_batch(client: TestClient, runs: list, key: str = KEY):
-    raw = json.dumps({"runs": runs})
+    """The Worker's batch of these runs: by minute, what they share once (DispatchBatch)."""
+    minutes: list[dict] = []
+    for run in runs:
+        job = run.get("job", "")
+        shared = {k: run[k] for k in ("scheduled_time", "trigger", "attempt") if k in run}
+        suffix = run.get("execution_id", "x@x")[len(job) :]
+        minute = {"suffix": suffix, **shared, "jobs": [job]}
+        if "args" in run:
+            minute["args"] = {job: run["args"]}
+        minutes.append(minute)
+    raw = json.dumps({"callback": "http://127.0.0.1:9/runs/", "minutes": minutes})
     headers = dispatch_headers(key, raw, url="http://testserver/dispatch/batch")
     return client.post("/dispatch/batch", content=raw, headers=headers)
+
+
+def answers_of(res) -> list[dict]:
+    """A batch's answers, run by run: each minute's columns, row by row."""
+    out = []
+    for m in res.json()["minutes"]:
+        for i, code in enumerate(m["codes"]):
+            out.append({"code": code, "status": m["statuses"][i], "call_id": m["call_ids"][i],
+                        "error": m["errors"][i]})  # fmt: skip
+    return out
 
 
 def test_a_batch_answers_each_run_on_its_own_and_one_bad_run_fails_only_itself(
     client, fake_executor
 ):
     """A valid run spawns, an unknown job is that run's 404, a bad body that run's 422."""
-    runs = [body(minute="2026-11-23T09:00Z"), body(job="nosuch"), {"execution_id": "quick@x"}]
+    runs = [body(minute="2026-11-23T09:00Z"), body(job="nosuch"), body(attempt=0)]
     res = post_batch(client, runs)
     assert res.status_code == 200
-    answers = res.json()["runs"]
+    answers = answers_of(res)
     assert [a["code"] for a in answers] == [202, 404, 422]
     assert answers[0]["status"] == "spawned" and answers[0]["call_id"]
-    assert [a["execution_id"] for a in answers] == [
-        "quick@2026-11-23T09:00Z",
-        "nosuch@2026-11-23T09:00Z",
-        "quick@x",
-    ]
-    assert [p["execution_id"] for _, p in fake_executor.spawned] == ["quick@2026-11-23T09:00Z"]
+    assert "no enabled job named 'nosuch'" in answers[1]["error"]
+    [(_, payload)] = fake_executor.spawned
+    assert payload["execution_id"] == "quick@2026-11-23T09:00Z"
+    assert payload["callback_url"] == "http://127.0.0.1:9/runs/quick%402026-11-23T09%3A00Z"
 
 
 def test_a_batch_that_arrives_twice_spawns_nothing_twice(client, fake_executor):
     """The execution id stays the key: the second delivery answers `duplicate`, same call."""
     runs = [body(minute=f"2026-11-23T09:0{i}Z") for i in range(5)]
-    first = post_batch(client, runs).json()["runs"]
-    again = post_batch(client, runs).json()["runs"]
+    first = answers_of(post_batch(client, runs))
+    again = answers_of(post_batch(client, runs))
     assert {a["status"] for a in first} == {"spawned"} and {a["status"] for a in again} == {
         "duplicate"
     }
@@ -373,15 +391,15 @@ def test_a_batch_keeps_one_jobs_runs_in_order_so_forbid_sees_them(client, fake_e
     spawns and the rest are skipped, as one by one; other jobs' runs go at the same time.
     """
     runs = [body(job="slow-forbid", minute=f"2026-11-23T09:0{i}Z") for i in range(3)]
-    answers = post_batch(client, [*runs, body()]).json()["runs"]
+    answers = answers_of(post_batch(client, [*runs, body()]))
     assert [a["status"] for a in answers] == ["spawned", "skipped", "skipped", "spawned"]
 
 
-def test_a_batch_is_limited_to_100_runs_and_1_mib(client, fake_executor):
+def test_a_batch_is_limited_to_500_runs_and_1_mib(client, fake_executor):
     """Over either limit is a 413 for the whole batch, and nothing is spawned."""
-    runs = [body(minute=f"2026-11-23T{h:02d}:{m:02d}Z") for h in range(2) for m in range(51)]
-    assert post_batch(client, runs).status_code == 413
-    raw = json.dumps({"runs": [body()], "pad": "x" * (1024 * 1024)})  # checked as it is read
+    runs = [body(minute=f"2026-11-{d:02d}T{h:02d}:00Z") for d in range(1, 23) for h in range(23)]
+    assert len(runs) > 500 and post_batch(client, runs).status_code == 413
+    raw = json.dumps({"minutes": [], "pad": "x" * (1024 * 1024)})  # checked as it is read
     headers = dispatch_headers(KEY, raw, url="http://testserver/dispatch/batch")
     assert client.post("/dispatch/batch", content=raw, headers=headers).status_code == 413
     assert fake_executor.spawned == []
@@ -389,7 +407,7 @@ def test_a_batch_is_limited_to_100_runs_and_1_mib(client, fake_executor):
 
 def test_a_batch_signature_is_bound_to_the_batch_path_and_v2(client, fake_executor):
     """A dispatch signature made for /dispatch is refused at /dispatch/batch, and v1 never works."""
-    raw = json.dumps({"runs": [body()]})
+    raw = json.dumps({"callback": "http://127.0.0.1:9/runs/", "minutes": []})
     wrong_path = dispatch_headers(KEY, raw, url="http://testserver/dispatch")
     ts = int(time.time())
     legacy = {"X-Cronflare-Timestamp": str(ts), "X-Cronflare-Signature": sign_legacy(KEY, ts, raw)}
@@ -401,7 +419,7 @@ def test_a_batch_signature_is_bound_to_the_batch_path_and_v2(client, fake_execut
 def test_a_spawn_failure_in_a_batch_is_that_runs_503(client, fake_executor):
     """Modal refusing a spawn fails that run's answer with a 503 (the Worker retries it)."""
     fake_executor.fail = True
-    [answer] = post_batch(client, [body()]).json()["runs"]
+    [answer] = answers_of(post_batch(client, [body()]))
     assert answer["code"] == 503 and "retry later" in answer["error"]
 
 

@@ -4,15 +4,18 @@
  * touch the queue; only those that hit a 5xx, a 429, a timeout or a network error, or that are
  * past the invocation's subrequest budget, go there and take the consumer's retries.
  */
-import { backoffSeconds, enqueue, FORBID_SKIP, failure, retryable, runPayload } from "./dispatch";
-import { attemptStatement, type CreatedRun, dispatchedStatement, statusStatement } from "./runs";
+import { backoffSeconds, callbackBase, enqueue, FORBID_SKIP, failure, retryable } from "./dispatch";
+import { attemptStatement, type CreatedRun, dispatchedStatement, iso, statusStatement } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env } from "./types";
 
-/** Runs in one POST: the dispatcher refuses more (413). */
-export const BATCH_RUNS = 100;
+/** Runs in one POST, and about the most bytes of args they carry: the dispatcher refuses more
+ * than 500 runs or 1 MiB (413). 500, not 100: each POST's signature is one more HMAC in a tick
+ * that a new isolate must fit in the free plan's 10 ms (docs/ARCHITECTURE.md, departures). */
+export const BATCH_RUNS = 500;
+const BATCH_BYTES = 900_000;
 /** POSTs one tick may make. Workers Free allows an invocation 50 subrequests; the skew check and
- * the alert webhook take a few. 40 batches carry 4,000 runs a minute; more go to the queue. */
+ * the alert webhook take a few. 40 batches carry 20,000 runs a minute; more go to the queue. */
 export const MAX_POSTS = 40;
 
 /** What became of one run's dispatch. */
@@ -20,13 +23,23 @@ type Outcome =
   | { run: CreatedRun; kind: "dispatched"; call_id: string | null }
   | { run: CreatedRun; kind: "skipped" | "failed" | "retry"; reason: string };
 
-/** One run's answer in a batch: its own HTTP status and body. */
-interface Answer {
-  execution_id?: string;
-  code?: number;
-  status?: string;
-  call_id?: string | null;
-  error?: string;
+/** The runs of one minute in a batch (the dispatcher's DispatchBatch): what they share once, then
+ * their jobs' names, so a new isolate's first tick builds little per run. */
+interface Minute {
+  suffix: string;
+  scheduled_time: string;
+  trigger: string;
+  attempt: 1;
+  jobs: string[];
+  args?: Record<string, unknown>;
+}
+
+/** A minute's answers, as columns in its jobs' order. */
+interface Columns {
+  codes?: number[];
+  statuses?: (string | null)[];
+  call_ids?: (string | null)[];
+  errors?: (string | null)[];
 }
 
 /** A tick that dies on purpose (the WORKER_FAULTS binding): `after-insert` before any POST,
@@ -36,8 +49,6 @@ export interface WorkerFaults {
   die?: "after-insert" | "after-post";
   at?: string;
 }
-
-export class InjectedCrash extends Error {}
 
 /** The fault for a tick of `minute`, if any. */
 export function faultAt(env: Env, minute: string): WorkerFaults["die"] {
@@ -50,19 +61,49 @@ export function faultAt(env: Env, minute: string): WorkerFaults["die"] {
 export async function dispatchNow(env: Env, runs: CreatedRun[], minute = ""): Promise<void> {
   if (!runs.length) return;
   const die = faultAt(env, minute);
-  if (die === "after-insert") throw new InjectedCrash(`injected: the tick of ${minute} died after its insert`);
+  const crash = (after: string) => {
+    throw new Error(`injected: the tick of ${minute} died after its ${after}`);
+  };
+  if (die === "after-insert") crash("insert");
   const batches: CreatedRun[][] = [];
-  for (let i = 0; i < runs.length; i += BATCH_RUNS) batches.push(runs.slice(i, i + BATCH_RUNS));
-  const overflow: Outcome[] = batches.slice(MAX_POSTS).flat().map((run) => ({ run, kind: "retry", reason: `over the tick's ${MAX_POSTS} dispatch POSTs: sent through the queue` }));
-  const outcomes = (await Promise.all(batches.slice(0, MAX_POSTS).map((batch) => postBatch(env, batch)))).flat();
-  if (die === "after-post") throw new InjectedCrash(`injected: the tick of ${minute} died after its POSTs`);
+  let bytes = 0;
+  for (const run of runs) {
+    const size = 64 + (run.args?.length ?? 0);
+    if (!batches.length || batches.at(-1)!.length >= BATCH_RUNS || bytes + size > BATCH_BYTES) batches.push([]), (bytes = 0);
+    batches.at(-1)!.push(run);
+    bytes += size;
+  }
+  const overflow: Outcome[] = batches.slice(MAX_POSTS).flat().map((run) => ({ run, kind: "retry", reason: "past the tick's POSTs: queued" }));
+  const base = callbackBase(env);
+  const outcomes = (await Promise.all(batches.slice(0, MAX_POSTS).map((batch) => postBatch(env, batch, base)))).flat();
+  if (die === "after-post") crash("POSTs");
   await record(env, [...outcomes, ...overflow]);
 }
 
+/** A batch's runs by minute: runs of one minute come together from insertRuns. */
+function byMinute(batch: CreatedRun[]): { minutes: Minute[]; runs: CreatedRun[][] } {
+  const minutes: Minute[] = [];
+  const runs: CreatedRun[][] = [];
+  let minute: Minute | undefined;
+  for (const run of batch) {
+    // One minute's runs share their time and trigger strings: a new group costs the slice.
+    if (!minute || minute.scheduled_time !== run.scheduled_time || minute.trigger !== run.trigger) {
+      const suffix = run.execution_id.slice(run.job.length);
+      minutes.push((minute = { suffix, scheduled_time: run.scheduled_time, trigger: run.trigger, attempt: 1, jobs: [] }));
+      runs.push([]);
+    }
+    minute.jobs.push(run.job);
+    runs.at(-1)!.push(run);
+    if (run.args) (minute.args ??= {})[run.job] = JSON.parse(run.args);
+  }
+  return { minutes, runs };
+}
+
 /** POST one batch, signed, and tell what became of each run. */
-async function postBatch(env: Env, batch: CreatedRun[]): Promise<Outcome[]> {
+async function postBatch(env: Env, batch: CreatedRun[], callback: string): Promise<Outcome[]> {
   const url = `${env.DISPATCH_URL.replace(/\/+$/, "")}/batch`;
-  const body = JSON.stringify({ runs: batch.map((run) => runPayload(env, run, 1, run.args)) });
+  const { minutes, runs } = byMinute(batch);
+  const body = JSON.stringify({ callback, minutes });
   let res: Response;
   let text: string;
   try {
@@ -76,32 +117,37 @@ async function postBatch(env: Env, batch: CreatedRun[]): Promise<Outcome[]> {
   } catch (err) {
     return batch.map((run) => ({ run, kind: "retry", reason: failure(1, err) }));
   }
-  const whole = (code: number) => `dispatcher answered ${code}: ${text.slice(0, 500)}`;
-  if (!res.ok) return batch.map((run) => ({ run, kind: retryable(res.status) ? "retry" : "failed", reason: whole(res.status) }));
-  let answers = new Map<string, Answer>();
+  if (!res.ok) {
+    const reason = `dispatcher answered ${res.status}: ${text.slice(0, 500)}`;
+    return batch.map((run) => ({ run, kind: retryable(res.status) ? "retry" : "failed", reason }));
+  }
+  let answers: Columns[] = [];
   try {
-    const parsed = JSON.parse(text) as { runs?: Answer[] };
-    answers = new Map((parsed.runs ?? []).map((a) => [String(a.execution_id), a]));
+    answers = (JSON.parse(text) as { minutes?: Columns[] }).minutes ?? [];
   } catch {
     // a 2xx that is not the batch answer: each run below is unanswered, and retried
   }
-  return batch.map((run): Outcome => {
-    const a = answers.get(run.execution_id);
-    if (!a || typeof a.code !== "number") return { run, kind: "retry", reason: `dispatch attempt 1: the batch answer has no word on this run` };
-    if (a.code >= 200 && a.code < 300) {
-      return a.status === "skipped" ? { run, kind: "skipped", reason: FORBID_SKIP } : { run, kind: "dispatched", call_id: a.call_id ?? null };
-    }
-    const reason = `dispatcher answered ${a.code}: ${JSON.stringify({ error: a.error ?? null }).slice(0, 500)}`;
-    return { run, kind: retryable(a.code) ? "retry" : "failed", reason };
+  const outcomes: Outcome[] = [];
+  runs.forEach((group, m) => {
+    const { codes = [], statuses = [], call_ids = [], errors = [] } = answers[m] ?? {};
+    group.forEach((run, j) => {
+      const code = codes[j];
+      if (typeof code !== "number") outcomes.push({ run, kind: "retry", reason: "dispatch attempt 1: no answer for this run" });
+      else if (code >= 200 && code < 300) outcomes.push(statuses[j] === "skipped" ? { run, kind: "skipped", reason: FORBID_SKIP } : { run, kind: "dispatched", call_id: call_ids[j] ?? null });
+      else outcomes.push({ run, kind: retryable(code) ? "retry" : "failed", reason: `dispatcher answered ${code}: ${String(errors[j] ?? "").slice(0, 500)}` });
+    });
   });
+  return outcomes;
 }
 
 /** Write every answer in one D1 batch (500 statements a call), then queue the retries. */
 async function record(env: Env, outcomes: Outcome[]): Promise<void> {
   const db = env.DB;
+  const dispatched = dispatchedStatement(db); // prepared once: a tick may answer thousands
+  const now = iso();
   const statements = outcomes.map((o) => {
     const id = o.run.execution_id;
-    if (o.kind === "dispatched") return dispatchedStatement(db, id, 1, o.call_id);
+    if (o.kind === "dispatched") return dispatched.bind(id, 1, o.call_id, now);
     if (o.kind === "retry") return attemptStatement(db, id, 1, o.reason);
     return statusStatement(db, id, o.kind, { attempts: 1, last_error: o.reason });
   });

@@ -23,6 +23,19 @@ const ROWS_PER_INSERT = 46;
 /** At most this many bytes of args in one INSERT (each at most 8 KiB; D1 takes 100 KB of SQL and
  * bound strings of up to 2 MB). */
 const INSERT_BYTES = 1_000_000;
+const insertSqls = new Map<number, string>();
+
+/** The INSERT of `rows` runs of one minute: ?1-?7 what they share, then a name and args a run. */
+function insertSql(rows: number): string {
+  let sql = insertSqls.get(rows);
+  if (!sql) {
+    const tuples = Array.from({ length: rows }, (_, i) => `(?${8 + 2 * i} || ?1, ?${8 + 2 * i}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`);
+    sql = `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, updated_at, finished_at, args) VALUES ${tuples.join(", ")}`;
+    insertSqls.set(rows, sql);
+  }
+  return sql;
+}
+
 /** A created run, with what its dispatch carries: its args as JSON object text, when it has some. */
 export type CreatedRun = JobMessage & { args?: string };
 
@@ -40,21 +53,18 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
     const finished = set.status === "skipped" ? now : null;
     const shared = [set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished];
     for (let start = 0; start < set.jobs.length; ) {
+      const values: unknown[] = shared.slice();
       let end = start;
       let bytes = 0;
+      // A plain loop: at the busiest minute a new isolate runs this 2,500 times, cold.
       while (end < set.jobs.length && end - start < ROWS_PER_INSERT && bytes < INSERT_BYTES) {
         const job = set.jobs[end++]!;
+        if (typeof job === "string") values.push(job, null);
+        else values.push(job[0], job[1]);
         bytes += typeof job === "string" ? job.length : job[0].length + job[1].length;
       }
-      const jobs = set.jobs.slice(start, end);
-      const rows = jobs.map((_, i) => `(?${8 + 2 * i} || ?1, ?${8 + 2 * i}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`);
-      const values = jobs.flatMap((job) => (typeof job === "string" ? [job, null] : [job[0], job[1]]));
-      statements.push(
-        db
-          .prepare(`INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, updated_at, finished_at, args) VALUES ${rows.join(", ")}`)
-          .bind(...shared, ...values),
-      );
-      chunks.push({ set, jobs });
+      statements.push(db.prepare(insertSql(end - start)).bind(...values));
+      chunks.push({ set, jobs: start === 0 && end === set.jobs.length ? set.jobs : set.jobs.slice(start, end) });
       start = end;
     }
   }
@@ -74,9 +84,12 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
       // one that died): ask the log which are new, or still queued.
       const pick = changes === jobs.length ? null : await queuedAmong(db, jobs, suffix, resend ? null : now);
       for (const job of jobs) {
-        const [name, args] = typeof job === "string" ? [job, undefined] : job;
+        const name = typeof job === "string" ? job : job[0];
         const execution_id = name + suffix;
-        if (!pick || pick.has(execution_id)) created.push({ execution_id, job: name, scheduled_time, trigger, ...(args ? { args } : {}) });
+        if (pick && !pick.has(execution_id)) continue;
+        const run: CreatedRun = { execution_id, job: name, scheduled_time, trigger };
+        if (typeof job !== "string") run.args = job[1];
+        created.push(run);
       }
     }
   }
@@ -132,14 +145,12 @@ export function statusStatement(db: D1Database, id: string, status: RunStatus, f
 
 /** The dispatcher took the run: keep the call id and attempt even when its report came first. */
 export async function markDispatched(db: D1Database, id: string, attempts: number, callId: string | null): Promise<void> {
-  await dispatchedStatement(db, id, attempts, callId).run();
+  await dispatchedStatement(db).bind(id, attempts, callId, iso()).run();
 }
 
-/** markDispatched as a statement, for a batch. */
-export const dispatchedStatement = (db: D1Database, id: string, attempts: number, callId: string | null) =>
-  db
-    .prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1")
-    .bind(id, attempts, callId, iso());
+/** markDispatched's statement, to bind (id, attempts, call id, now) for each run of a batch. */
+export const dispatchedStatement = (db: D1Database) =>
+  db.prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1");
 
 /** What the report timeout writes; a late report from the job itself still wins over it. */
 export const NEVER_REPORTED = "the job never reported";
@@ -150,16 +161,13 @@ export const NEVER_REPORTED = "the job never reported";
  * minutes that just passed the timeout, along runs_by_time, so a run is read once in its life;
  * replays and backfills, whose scheduled time is long past, wait in runs_watch instead. */
 export async function failSilentRuns(db: D1Database, from: number, to: number, timeoutMs: number): Promise<void> {
-  const now = iso();
   // Queued runs are the queue's: retried, or dead-lettered to `dead`.
-  const silent = "(status = 'dispatched' OR status = 'running')";
+  const fail = (index: string, where: string) =>
+    `UPDATE runs INDEXED BY ${index} SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE ${where} AND (status = 'dispatched' OR status = 'running') AND updated_at < ?3`;
+  const args = [NEVER_REPORTED, iso(), iso(Date.now() - timeoutMs)];
   await db.batch([
-    db
-      .prepare(`UPDATE runs INDEXED BY runs_by_time SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE scheduled_time > ?3 AND scheduled_time <= ?4 AND ${silent} AND updated_at < ?5`)
-      .bind(NEVER_REPORTED, now, iso(from - timeoutMs), iso(to - timeoutMs), iso(Date.now() - timeoutMs)),
-    db
-      .prepare("UPDATE runs INDEXED BY runs_watch SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE (status = 'dispatched' OR status = 'running') AND (trigger = 'replay' OR trigger = 'backfill') AND updated_at < ?3")
-      .bind(NEVER_REPORTED, now, iso(Date.now() - timeoutMs)),
+    db.prepare(fail("runs_by_time", "scheduled_time > ?4 AND scheduled_time <= ?5")).bind(...args, iso(from - timeoutMs), iso(to - timeoutMs)),
+    db.prepare(fail("runs_watch", "(trigger = 'replay' OR trigger = 'backfill')")).bind(...args),
   ]);
 }
 

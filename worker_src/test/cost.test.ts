@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { failSilentRuns, pruneMinutes } from "../src/runs";
-import type { Env, JobSpec } from "../src/types";
+import type { Env, JobMessage, JobSpec } from "../src/types";
 import { job } from "./bindings";
 import { countingD1, recordingEnv, report, tick } from "./helpers";
 
@@ -25,7 +25,10 @@ async function lifecycle(n: number) {
   const { env: e, sent } = recordingEnv({ jobs: every(n) }, { DB: counting.db });
   let queueOps = 0;
   const queue = e.JOBS_QUEUE;
-  e.JOBS_QUEUE = { send: async (...a: never[]) => (queueOps++, queue.send(...a)), sendBatch: async (b: never) => (queueOps += [...(b as unknown[])].length, queue.sendBatch(b)) } as unknown as Queue;
+  e.JOBS_QUEUE = {
+    send: async (body: JobMessage) => (queueOps++, queue.send(body)),
+    sendBatch: async (batch: MessageSendRequest<JobMessage>[]) => ((queueOps += batch.length), queue.sendBatch(batch)),
+  } as unknown as Queue<JobMessage>;
   await env.DB.prepare("INSERT OR REPLACE INTO scheduler_state (key, value) VALUES ('last_minute', ?1)").bind(new Date(AT - MINUTE).toISOString()).run();
   await tick(e, new Date(AT).toISOString());
   const tickCost = sum(counting.reads);

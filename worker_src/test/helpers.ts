@@ -3,7 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../src/index";
-import type { Bindings, Env, JobMessage, JobsConfig, RunRow } from "../src/types";
+import type { Bindings, Env, JobMessage, JobsConfig, RunRow, Trigger } from "../src/types";
 import { JOBS, withJobs } from "./bindings";
 import { signedHeaders, signedPath, verify } from "../src/signing";
 
@@ -38,9 +38,29 @@ let spawned = 0;
 /** The dispatcher's answer to a batch when it spawns every run, recording each as the message it
  * would have queued: `sent` holds what the tick started, by either path. */
 function acceptBatch(body: string): Response {
-  const runs = (JSON.parse(body) as { runs: JobMessage[] }).runs;
-  for (const { execution_id, job, scheduled_time, trigger } of runs) spawnedInto.push({ execution_id, job, scheduled_time, trigger });
-  return Response.json({ runs: runs.map((r) => ({ execution_id: r.execution_id, code: 202, status: "spawned", call_id: `fc-${++spawned}` })) });
+  return Response.json({
+    minutes: batchRuns(body).map((runs) => {
+      for (const { execution_id, job, scheduled_time, trigger } of runs) spawnedInto.push({ execution_id, job, scheduled_time, trigger });
+      return { codes: runs.map(() => 202), statuses: runs.map(() => "spawned"), call_ids: runs.map(() => `fc-${++spawned}`), errors: runs.map(() => null) };
+    }),
+  });
+}
+
+/** A batch the tick POSTs, run by run, by minute: each as a lone POST /dispatch would carry it. */
+export type BatchRun = JobMessage & { attempt: number; callback_url: string; args?: unknown };
+export function batchRuns(body: string): BatchRun[][] {
+  const { callback, minutes } = JSON.parse(body) as { callback: string; minutes: { suffix: string; scheduled_time: string; trigger: Trigger; attempt: number; jobs: string[]; args?: Record<string, unknown> }[] };
+  return minutes.map((m) =>
+    m.jobs.map((job) => ({
+      execution_id: job + m.suffix,
+      job,
+      scheduled_time: m.scheduled_time,
+      trigger: m.trigger,
+      attempt: m.attempt,
+      callback_url: callback + encodeURIComponent(job + m.suffix),
+      ...(m.args && job in m.args ? { args: m.args[job] } : {}),
+    })),
+  );
 }
 
 /** A dispatcher (fetch stub) that spawns every run of each batch the tick POSTs; the calls. */
