@@ -214,11 +214,11 @@ def spreads() -> list[tuple[str, str, list[float]]]:
     intl = [v for g in groups for v in g["icu_setup_ms"]["runs"]]
     renew = [g["without_spans"]["first_tick_ms"] for g in groups[:2]]
     return [
-        ("ARCHITECTURE.md", "workerd spends 12–25 ms on an isolate's first `Intl` object", intl),
-        ("BENCHMARKS.md", "spends 11–25 ms creating an isolate's first `Intl` object", intl),
+        ("ARCHITECTURE.md", "workerd spends 10–25 ms on an isolate's first `Intl` object", intl),
+        ("BENCHMARKS.md", "spends 10–25 ms creating an isolate's first `Intl` object", intl),
         ("BENCHMARKS.md", "and the first after a deploy, costs 16–48 ms", renew),
-        ("WORKER.md", "an isolate's first Intl object costs 12–25 ms here", intl),
-        ("WORKER.md", "the isolate's first Intl object alone takes 13–25 ms", intl),
+        ("WORKER.md", "an isolate's first Intl object costs 10–25 ms here", intl),
+        ("WORKER.md", "the isolate's first Intl object alone takes 10–25 ms", intl),
     ]
 
 
