@@ -96,56 +96,44 @@ def bench_tick(quick: bool, repeats: int) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def bench_reads(quick: bool) -> dict[str, Any] | None:
-    """D1 rows read by GET / and by one tick on 200,000 runs, as worker_src/test/reads.test.ts
-    seeds and counts them: the test prints its figures when CRONFLARE_READS is set. They are kept
-    whether or not the test passes (it fails while a figure is over its bound). None in a quick
-    run: vitest and the seeding take seconds, and `make test` runs that test anyway.
+def vitest_figures(test: str, flag: str) -> dict[str, Any]:
+    """The figures a Worker test prints on a line `<flag> {json}` when `flag` is set in its
+    environment. They are kept whether or not the test passes (it fails while a figure is over
+    its bound).
     """
-    if quick:
-        return None
     done = subprocess.run(
-        [*node(), "node_modules/vitest/vitest.mjs", "run", "test/reads.test.ts"],
+        [*node(), "node_modules/vitest/vitest.mjs", "run", test],
         cwd=WORKER_SRC,
-        env={**os.environ, "CRONFLARE_READS": "1", "NO_COLOR": "1"},
+        env={**os.environ, flag: "1", "NO_COLOR": "1"},
         capture_output=True,
         text=True,
     )
     for line in done.stdout.splitlines():
-        _, found, figures = line.partition("CRONFLARE_READS ")
+        _, found, figures = line.partition(f"{flag} ")
         if found:
             return json.loads(figures)
     output = done.stdout + done.stderr
-    raise RuntimeError(f"test/reads.test.ts printed no figures (exit {done.returncode}):\n{output}")
+    raise RuntimeError(f"{test} printed no figures (exit {done.returncode}):\n{output}")
+
+
+def bench_reads(quick: bool) -> dict[str, Any] | None:
+    """D1 rows read by GET / and by one tick on 200,000 runs, as worker_src/test/reads.test.ts
+    seeds and counts them. None in a quick run: vitest and the seeding take seconds, and
+    `make test` runs that test anyway.
+    """
+    return None if quick else vitest_figures("test/reads.test.ts", "CRONFLARE_READS")
 
 
 def bench_cost() -> dict[str, Any]:
     """What one run costs Cloudflare, as worker_src/test/cost.test.ts counts it with D1's own meta
     in workerd (rows written and read over a run's life, queue operations, invocations, bytes
-    kept): the test prints its figures when CRONFLARE_COST is set, and they are kept whether or
-    not it passes. With them, the cost model's free plan capacity and paid price per million runs.
-    A few seconds, so a quick run measures it too.
+    kept); with them, the cost model's free plan capacity and paid price per million runs. A few
+    seconds, so a quick run measures it too.
     """
     from cronflare.cost import model
     from cronflare.cost.prices import Prices
 
-    done = subprocess.run(
-        [*node(), "node_modules/vitest/vitest.mjs", "run", "test/cost.test.ts"],
-        cwd=WORKER_SRC,
-        env={**os.environ, "CRONFLARE_COST": "1", "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-    )
-    for line in done.stdout.splitlines():
-        _, found, figures = line.partition("CRONFLARE_COST ")
-        if found:
-            measured = json.loads(figures)
-            break
-    else:
-        output = done.stdout + done.stderr
-        raise RuntimeError(
-            f"test/cost.test.ts printed no figures (exit {done.returncode}):\n{output}"
-        )
+    measured = vitest_figures("test/cost.test.ts", "CRONFLARE_COST")
     cost, prices = model.RunCost.measured(measured), Prices()
     runs, limit = model.free_plan_capacity(prices, cost=cost)
     return {
