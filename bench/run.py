@@ -239,8 +239,8 @@ def bench_latency(minutes: int) -> dict[str, Any]:
             at = EPOCH + timedelta(minutes=i)
             sent[at.strftime("%Y-%m-%dT%H:%M")] = time.time()
             stack.scheduled(int(at.timestamp() * 1000), wait=30)
+        runs = stack.wait_until_settled(timeout=60)
         queued = _lags(stack.executions(), sent)
-        runs = stack.runs()
         config = {
             "dispatch_url": f"{stack.dispatcher_url}/dispatch",
             "signing_key": stack.signing_key,

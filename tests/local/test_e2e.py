@@ -190,6 +190,21 @@ def test_the_worker_and_the_dispatcher_report_one_catalog_hash(make_stack):
     assert skew["worker"] == skew["modal"] == modal
 
 
+def test_scheduled_counts_the_runs_in_flight_and_waits_for_them(make_stack):
+    """scheduled() returns how many runs are still in flight, and with a wait it returns only
+    once they have ended: the bench and the demo read the log straight after it."""
+    stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
+    gated = stack.admin("POST", "/jobs/gated/run").json()["execution_id"]
+    wait_for(lambda: any(r["execution_id"] == gated and r["status"] == "dispatched"
+                         for r in stack.runs()))  # fmt: skip
+    assert stack.scheduled(ms(3), wait=0) >= 1  # the gated run has not ended
+    (stack.state_dir / "output" / "gated" / "open").write_text("")
+    assert stack.scheduled(ms(4), wait=60) == 0
+    runs = stack.runs()
+    assert len(runs) == 3  # gated, and minutely at 09:03 and 09:04
+    assert {r["status"] for r in runs} <= TERMINAL, runs
+
+
 def test_the_same_message_delivered_twice_runs_once(make_stack):
     stack = make_stack()
     stack.scheduled(ms(1), wait=10)

@@ -119,7 +119,7 @@ const producer = await mf.getQueueProducer("JOBS_QUEUE");
 const admin = { authorization: `Bearer ${cfg.bindings.ADMIN_TOKEN}` };
 async function inFlight() {
   const { counts } = await (await mf.dispatchFetch(new URL("/stats", url), { headers: admin })).json();
-  return (counts.queued ?? 0) + (counts.dispatched ?? 0) + (counts.running ?? 0);
+  return counts.in_flight;
 }
 
 const read = (req) => new Promise((resolve) => { let b = ""; req.on("data", (c) => (b += c)); req.on("end", () => resolve(b)); });
