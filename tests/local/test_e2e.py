@@ -192,7 +192,8 @@ def test_the_worker_and_the_dispatcher_report_one_catalog_hash(make_stack):
 
 def test_scheduled_counts_the_runs_in_flight_and_waits_for_them(make_stack):
     """scheduled() returns how many runs are still in flight, and with a wait it returns only
-    once they have ended: the bench and the demo read the log straight after it."""
+    once they have ended: the bench and the demo read the log straight after it.
+    """
     stack = make_stack(ON_DEMAND, catalog_ref="tests.fixtures.e2e_catalog:ON_DEMAND")
     gated = stack.admin("POST", "/jobs/gated/run").json()["execution_id"]
     wait_for(lambda: any(r["execution_id"] == gated and r["status"] == "dispatched"
