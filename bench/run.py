@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -47,6 +48,12 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "invocations_per_run": ("<=", 1.1, "invocations"),
     "free_plan_runs_per_day": (">=", 15_000, "runs"),
     "paid_usd_per_million_runs": ("<=", 6.5, "USD"),
+    # Runtime schedules at scale (docs/SCHEDULES.md): worker_src/test/schedules-scale.test.ts
+    "runtime_schedules_stored": (">=", 1_000_000, "schedules"),
+    "tick_rows_read_1m_schedules": ("<=", 2_050, "rows"),  # 2 a due schedule + 50, 1,000 due
+    "tick_ms_1m_schedules_1000_due": ("<=", 50.0, "ms"),
+    "tick_rows_read_1m_schedules_0_due": ("<=", 20, "rows"),
+    "schedules_created_per_s_batch": (">=", 2_000, "schedules/s"),
 }
 # The figures of docs/ARCHITECTURE.md's "Figures to reach"; the others are docs/COST.md's.
 ARCHITECTURE = tuple(TARGETS)[: tuple(TARGETS).index("e2e_direct_ratio_p50")]
@@ -147,6 +154,76 @@ def bench_cost() -> dict[str, Any]:
     }
 
 
+# Runs a day a daily runtime schedule's figures are kept: the default runRetentionDays.
+SCHEDULE_RETENTION_DAYS = 90
+
+
+def schedule_capacity(s: dict[str, Any], cost: Any, prices: Any) -> dict[str, Any]:
+    """The most runtime schedules of a daily cadence the free plan holds, and what binds first.
+
+    A daily schedule costs each day its run's own costs (`cost`, the cost model's per-run figures:
+    its report's invocation, the rows its run writes and reads over its life), plus what the tick
+    spends on the schedule itself: the rows of its read of those due and of the schedule's move
+    (worker_src/test/schedules-scale.test.ts, per fire). The 1,440 ticks a day spend their own
+    (the cost model's per tick, plus the read of schedules_due that finds none due). Storage: each
+    schedule's row and a run a day kept SCHEDULE_RETENTION_DAYS in the free plan's database, a run
+    at the larger of the cost model's bytes and those of a runtime schedule's run at its tick.
+    """
+    from cronflare.cost import model
+
+    free = {
+        "worker_invocations": prices.workers_free_requests_per_day,
+        "queue_operations": prices.queues_free_operations_per_day,
+        "d1_rows_written": prices.d1_free_rows_written_per_day,
+        "d1_rows_read": prices.d1_free_rows_read_per_day,
+    }
+    tick, run = cost.per_tick(), cost.per_run()
+    tick["d1_rows_read"] += s["idle_tick"]["schedules_rows_read"]
+    per_schedule = {
+        **run,
+        "d1_rows_written": round(run["d1_rows_written"] + s["schedule_rows_written_per_fire"], 3),
+        "d1_rows_read": round(run["d1_rows_read"] + s["schedule_rows_read_per_fire"], 3),
+    }
+    holds: dict[str, float] = {
+        k: max(0.0, free[k] - model.TICKS_PER_DAY * tick[k]) / per_schedule[k]
+        for k in free
+        if per_schedule[k]
+    }
+    run_bytes = max(cost.d1_bytes, s["d1_bytes_per_schedule_run"])
+    stored_bytes = s["d1_bytes_per_schedule"] + SCHEDULE_RETENTION_DAYS * run_bytes
+    holds["d1_storage"] = prices.d1_free_database_mb * 1e6 / stored_bytes
+    names = {
+        **model.METER_NAMES,
+        "d1_storage": f"D1 storage ({prices.d1_free_database_mb} MB database, "
+        f"{SCHEDULE_RETENTION_DAYS} days of runs)",
+    }
+    first = min(holds, key=holds.__getitem__)
+    return {
+        "free_plan_daily_schedules": math.floor(holds[first]),
+        "free_plan_schedules_limit": names[first],
+        "free_plan_schedules_holds": {names[k]: math.floor(v) for k, v in holds.items()},
+        "per_daily_schedule_per_day": per_schedule,
+        "per_tick": tick,
+        "stored_bytes_per_daily_schedule": stored_bytes,
+    }
+
+
+def bench_schedules(quick: bool, cost: dict[str, Any]) -> dict[str, Any] | None:
+    """A million runtime schedules in D1, as worker_src/test/schedules-scale.test.ts stores them:
+    the rows and time of a tick with 1,000 due and of one with none, creation through the batch
+    route, the bytes a schedule keeps; with them and the run's measured cost, how many daily
+    schedules the free plan holds. None in a quick run: storing a million takes a while, and
+    `make test` runs that test at 20,000 anyway.
+    """
+    if quick:
+        return None
+    from cronflare.cost import model
+    from cronflare.cost.prices import Prices
+
+    figures = vitest_figures("test/schedules-scale.test.ts", "CRONFLARE_SCHEDULES")
+    return {**figures, **schedule_capacity(figures, model.RunCost(**cost["model"]), Prices())}
+
+
 def bench_bundle() -> int:
     """The minified bundle's size, rebuilt by the same script as `make worker-build`."""
     subprocess.run([*node(), "build.mjs"], cwd=WORKER_SRC, check=True, capture_output=True)
@@ -231,7 +308,7 @@ def bench_latency(minutes: int) -> dict[str, Any]:
 
     worker_bundle()
     p = plan(LATENCY, local_settings(trigger_mode="tick"))
-    jobs = [[j.name, int(j.cron.split("-")[0]) % STAGGER] for j in p.jobs]
+    jobs = [[j.name, int(j.cron.split("-")[0]) % STAGGER] for j in p.jobs if j.cron is not None]
     state = ROOT / ".cronflare" / "bench"
     with LocalStack(p, catalog="bench.catalog:LATENCY", state_dir=state) as stack:
         sent: dict[str, float] = {}
@@ -308,6 +385,8 @@ def collect(quick: bool) -> dict[str, Any]:
     reads = bench_reads(quick)
     log("what a run costs Cloudflare (worker_src/test/cost.test.ts)")
     cost = bench_cost()
+    log("a million runtime schedules (worker_src/test/schedules-scale.test.ts)")
+    schedules = bench_schedules(quick, cost)
     largest = str(max(int(n) for n in tick["tick_us_per_job"]))
     cold = {k: tick[k] for k in ("tick_cold_ms_10k_jobs", "worker_startup_ms_10k_jobs",
                                  "workerd_rss_mb_10k_jobs", "catchup_60m_ms_10k_jobs")}  # fmt: skip
@@ -331,6 +410,7 @@ def collect(quick: bool) -> dict[str, Any]:
         "d1_rows_read_dashboard_200k": (reads or {}).get("d1_rows_read_dashboard_200k"),
         "d1_rows_read_tick_200k": (reads or {}).get("d1_rows_read_tick_200k"),
         **{k: cost[k] for k in COST_KEYS},
+        **{k: (schedules or {}).get(k) for k in SCHEDULE_KEYS},
         "details": {
             "tick": tick,
             "plan": {"jobs": plan_jobs, **plan_s},
@@ -338,6 +418,7 @@ def collect(quick: bool) -> dict[str, Any]:
             "latency": latency,
             "reads": reads,
             "cost": cost,
+            "schedules": schedules,
         },
     }
 
@@ -350,6 +431,19 @@ COST_KEYS = (
     "invocations_per_run",
     "free_plan_runs_per_day",
     "paid_usd_per_million_runs",
+)
+
+
+# Runtime schedules at scale: the targets above, then figures without one.
+SCHEDULE_KEYS = (
+    "runtime_schedules_stored",
+    "tick_rows_read_1m_schedules",
+    "tick_rows_written_1m_schedules",
+    "tick_ms_1m_schedules_1000_due",
+    "tick_rows_read_1m_schedules_0_due",
+    "schedules_created_per_s_batch",
+    "d1_bytes_per_schedule",
+    "free_plan_daily_schedules",
 )
 
 
@@ -458,6 +552,7 @@ def tables(r: dict[str, Any]) -> str:
         row("d1_rows_read_dashboard_200k", r["d1_rows_read_dashboard_200k"], ",d", dashboard_how),
         row("d1_rows_read_tick_200k", r["d1_rows_read_tick_200k"], ",d", tick_how),
         *cost_rows(r, row),
+        *schedule_rows(r, row),
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -496,6 +591,76 @@ def cost_rows(r: dict[str, Any], row: Callable[[str, Any, str, str], str]) -> li
         row("paid_usd_per_million_runs", r["paid_usd_per_million_runs"], ".2f",
             f"Workers Paid past its inclusions: invocations, queue operations, D1 rows written "
             f"and read, at the prices of {c['prices_as_of']}"),
+    ]  # fmt: skip
+
+
+def schedule_rows(r: dict[str, Any], row: Callable[[str, Any, str, str], str]) -> list[str]:
+    """The rows of runtime schedules at scale (worker_src/test/schedules-scale.test.ts)."""
+    s = r["details"].get("schedules")
+
+    def figure(key: str, fmt: str, how: str) -> str:
+        """A figure without a target, as `direct_post_latency_ms_p50`'s row."""
+        value = r.get(key)
+        if value is None:
+            return f"| `{key}` | – | (none) | not measured | {how} |"
+        return f"| `{key}` | {format(value, fmt)} | (none) | | {how} |"
+
+    if not s:
+        how = "worker_src/test/schedules-scale.test.ts, not in a quick run"
+        return [
+            row("runtime_schedules_stored", r.get("runtime_schedules_stored"), ",d", how),
+            row("tick_rows_read_1m_schedules", r.get("tick_rows_read_1m_schedules"), ",d", how),
+            figure("tick_rows_written_1m_schedules", ",d", how),
+            row("tick_ms_1m_schedules_1000_due", r.get("tick_ms_1m_schedules_1000_due"), ".1f",
+                how),
+            row("tick_rows_read_1m_schedules_0_due", r.get("tick_rows_read_1m_schedules_0_due"),
+                ",d", how),
+            row("schedules_created_per_s_batch", r.get("schedules_created_per_s_batch"), ",d",
+                how),
+            figure("d1_bytes_per_schedule", ".0f", how),
+            figure("free_plan_daily_schedules", ",d", how),
+        ]  # fmt: skip
+    b = s["tick_ms_breakdown"]
+    per_day = s["per_daily_schedule_per_day"]
+    holds = s["free_plan_schedules_holds"]
+    second = sorted(holds, key=holds.__getitem__)[1]
+    return [
+        row("runtime_schedules_stored", r["runtime_schedules_stored"], ",d",
+            f"one D1 database, job `digest`, daily crons at 1,000 minutes from 09:00 UTC (1 in 10 "
+            f"in Europe/Paris, args on 1 in 4, an external id each), stored by SQL in "
+            f"{s['seed_s']:g} s; the tick and creation below run on it"),
+        row("tick_rows_read_1m_schedules", r["tick_rows_read_1m_schedules"], ",d",
+            f"one tick with {s['due']:,} due (the target: 2 a due schedule + 50), meta.rows_read "
+            f"over its statements: {s['schedule_rows_read_per_fire']:g} a fire reading those due, "
+            f"the rest its runs' and its own"),
+        figure("tick_rows_written_1m_schedules", ",d",
+               f"same tick: {s['tick_rows_written_per_fire']:g} a fire, of which the schedule's "
+               f"move {s['schedule_rows_written_per_fire']:g} (an upsert: the row and its "
+               f"schedules_due entry), its run's insert and `dispatched` the rest"),
+        row("tick_ms_1m_schedules_1000_due", r["tick_ms_1m_schedules_1000_due"], ".1f",
+            f"tick wall time in workerd, D1 included (miniflare's, in the same process): median "
+            f"of {len(s['tick_ms_runs'])} ticks of {s['due']:,} fresh due "
+            f"({', '.join(f'{t:g}' for t in s['tick_ms_runs'])} ms); the median's "
+            f"{b['total_ms']:g} ms are D1 {b['d1_ms']:g}, the stub dispatcher "
+            f"{b['dispatch_ms']:g}, the Worker's own code {b['worker_ms']:g}"),
+        row("tick_rows_read_1m_schedules_0_due", r["tick_rows_read_1m_schedules_0_due"], ",d",
+            f"a tick with none due, same {r['runtime_schedules_stored']:,} stored: "
+            f"{s['idle_tick']['schedules_rows_read']} reading schedules_due, the rest the tick's "
+            f"own"),
+        row("schedules_created_per_s_batch", r["schedules_created_per_s_batch"], ",d",
+            f"{s['schedules_created']:,} new schedules in {s['create_requests']} requests of "
+            f"1,000 to POST /jobs/digest/schedules/batch through the Worker's fetch, wall time "
+            f"in workerd; {s['rows_written_per_created_schedule']:g} rows written and "
+            f"{s['rows_read_per_created_schedule']:g} read a schedule"),
+        figure("d1_bytes_per_schedule", ".0f",
+               f"the database's growth over {r['runtime_schedules_stored']:,} schedules, its "
+               f"indexes included; a run of one, at its tick, {s['d1_bytes_per_schedule_run']:g}"),
+        figure("free_plan_daily_schedules", ",d",
+               f"daily runtime schedules the free plan holds: {s['free_plan_schedules_limit']} "
+               f"run out first, at {per_day['d1_rows_written']:g} rows written, "
+               f"{per_day['d1_rows_read']:g} read and {per_day['worker_invocations']:g} "
+               f"invocation a schedule a day (its run's life and its fire), after 1,440 ticks' "
+               f"own; next {second}: {holds[second]:,}"),
     ]  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """The `cronflare` command: check the catalog, next runs, the deploy plan, cost, drift, and a live
-stack's jobs and runs.
+stack's jobs, runs and runtime schedules.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cronflare import client as schedules_api
 from cronflare import drift as drift_check
 from cronflare import remote
 from cronflare.catalog.loader import catalog_ref, load_catalog
 from cronflare.catalog.model import CatalogError, Image
-from cronflare.catalog.schedule import iso_utc, next_fires
-from cronflare.catalog.validate import Resolved, ResolvedJob, resolve
+from cronflare.catalog.schedule import catalog_next_fires, iso_utc
+from cronflare.catalog.validate import RUNTIME_ONLY, Resolved, ResolvedJob, resolve
 from cronflare.cost import model as cost_model
 from cronflare.plan import DeployPlan, plan_resolved
 from cronflare.settings import Settings, load_stack_settings, local_settings
@@ -82,7 +83,8 @@ def reports_problems(fn: F) -> F:
                 err.print(line, markup=False)
             raise typer.Exit(1) from None
         except remote.RemoteError as error:
-            err.print(f"cronflare: {error}", markup=False)
+            for line in error.problems or (str(error),):
+                err.print(f"cronflare: {line}", markup=False)
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -212,7 +214,7 @@ def next_(
         jobs = (by_name[job],)
     else:
         jobs = tuple(j for j in jobs if j.enabled)
-    fires = {j.name: next_fires(j.cron, j.timezone, start, count) for j in jobs}
+    fires = {j.name: catalog_next_fires(j, start, count) for j in jobs}
     if as_json:
         data: Any = {k: [iso_utc(t) for t in v] for k, v in fires.items()}
         typer.echo(json.dumps(data[job] if job else data, indent=2))
@@ -227,7 +229,9 @@ def next_(
             local = t.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if t else "never"
             table.add_row(
                 plain(j.name) if i == 0 else "",
-                plain(f"{j.schedule} ({j.timezone})") if i == 0 else "",
+                plain(f"{j.schedule} ({j.timezone})" if j.schedule else RUNTIME_ONLY)
+                if i == 0
+                else "",
                 local,
                 iso_utc(t) if t else "",
             )
@@ -280,7 +284,7 @@ def plan_(
             table.add_row(
                 plain(trigger) if i == 0 else "",
                 plain(j.name),
-                plain(j.schedule),
+                plain(j.schedule or RUNTIME_ONLY),
                 plain(j.timezone),
                 plain(j.cloudflare_cron) if j.cloudflare_cron else plain("tick only", "yellow"),
             )
@@ -477,18 +481,23 @@ def _last(run: Any) -> tuple[Text, Text]:
 @app.command()
 @reports_problems
 def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOpt = False) -> None:
-    """Show a live stack's jobs: schedule, pause, next run, last outcome; and catalog skew.
+    """Show a live stack's jobs: schedule, pause, next run, last outcome, runtime schedules; and
+    catalog skew.
 
-    The last line says whether the Worker and the Modal dispatcher run the same catalog.
+    The last line says whether the Worker and the Modal dispatcher run the same catalog; a
+    warning names the runtime schedules of jobs gone from the catalog.
 
     Exit 1 when the Worker refuses (a wrong token), 2 when it cannot be reached.
     """
     with _worker(stack, url) as worker:
         data = worker.jobs()
+        jobs = data.get("jobs") or []
+        # Only a Worker that counts runtime schedules per job has them in /stats too.
+        counted = any(isinstance(j, dict) and "schedules" in j for j in jobs)
+        stats = worker.stats() if counted and not as_json else {}
     if as_json:
         _print_json(data)
         return
-    jobs = data.get("jobs") or []
     paused = sum(isinstance(j.get("paused"), dict) for j in jobs)
     title = plain(f"{_count(len(jobs), 'job')} at {worker.url}, {paused} paused")
     table = Table(title=title, title_justify="left")
@@ -501,7 +510,7 @@ def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOp
         upcoming = j.get("next") or []
         table.add_row(
             plain(j.get("name")),
-            plain(j.get("schedule")),
+            _schedule_cell(j),
             plain(j.get("timezone")),
             _state(j),
             plain(_when(upcoming[0], seconds=False)) if upcoming else plain("none", "dim"),
@@ -518,6 +527,36 @@ def status(stack: LiveStackOpt = None, url: UrlOpt = None, as_json: WorkerJsonOp
     else:
         out.print(Text.assemble("Worker and Modal catalogs: ",
                                 ("not reported by this Worker", "yellow")))  # fmt: skip
+    orphaned = _orphaned(stats)
+    if orphaned:
+        listed = ", ".join(f"{job} ({n})" for job, n in sorted(orphaned.items()))
+        err.print(
+            f"warning: {_count(sum(orphaned.values()), 'runtime schedule')} of jobs no longer in "
+            f"the catalog or no longer taking runtime schedules: {listed}; each of their fires is "
+            f"recorded as skipped (`cronflare schedules list JOB`, then `delete`)",
+            markup=False,
+        )
+
+
+def _schedule_cell(job: dict[str, Any]) -> Text:
+    """The job's catalog schedule, and under it how many runtime schedules it has (if it takes
+    them or has any): a column of its own would not fit 120 columns.
+    """
+    catalog = plain(job.get("schedule") or "")
+    n = job.get("schedules")
+    if not isinstance(n, int) or not (n or job.get("runtime")):
+        return catalog
+    runtime = plain(f"runtime: {n}", "cyan")
+    return Text.assemble(catalog, "\n", runtime) if job.get("schedule") else runtime
+
+
+def _orphaned(stats: Any) -> dict[str, int]:
+    """GET /stats `schedules.orphaned` (job -> count), the jobs with any; {} when not reported."""
+    schedules = stats.get("schedules") if isinstance(stats, dict) else None
+    found = schedules.get("orphaned") if isinstance(schedules, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(job): n for job, n in found.items() if isinstance(n, int) and n > 0}
 
 
 @app.command()
@@ -697,6 +736,280 @@ def backfill(
     )
     if ids:
         out.print(f"first {ids[0]}, last {ids[-1]}", markup=False)
+
+
+# -- a live stack's runtime schedules (the API an app uses through cronflare.Client) ----------
+
+schedules_app = typer.Typer(
+    name="schedules",
+    help="A live stack's runtime schedules: the ones apps create for jobs that take them.",
+    no_args_is_help=True,
+)
+app.add_typer(schedules_app)
+ScheduleIdArg = Annotated[str, typer.Argument(metavar="ID", help="the schedule's id")]
+SCHEDULES_PAGE_MAX = 500  # --all reads the Worker's largest pages
+
+
+def _send(worker: remote.Remote, call: schedules_api.Call[Any]) -> dict[str, Any]:
+    """A request the client library builds, sent the CLI's way: its errors and exit codes."""
+    return worker.call(
+        call.method, call.path, params=call.params or None, body=call.body, timeout=call.timeout
+    )
+
+
+def _when_of(s: dict[str, Any]) -> str:
+    """When a schedule fires, as it was given: "cron 0 9 * * 1", "every 15m", "once at ..."."""
+    if s.get("schedule") is not None:
+        return f"cron {s['schedule']}"
+    if s.get("every") is not None:
+        return f"every {s['every']}"
+    return f"once at {_when(s.get('at'), seconds=False)}"
+
+
+def _schedule_state(s: dict[str, Any]) -> Text:
+    if s.get("paused"):
+        return plain("paused", "yellow")
+    return plain("active") if s.get("next") else plain("done", "dim")
+
+
+def _schedule_line(s: dict[str, Any]) -> str:
+    upcoming = s.get("next") or []
+    after = f"next {_when(upcoming[0], seconds=False)}" if upcoming else "no next run"
+    state = "paused, " if s.get("paused") else ""
+    return f"{_when_of(s)} ({s.get('timezone')}), {state}{after}"
+
+
+@schedules_app.command("create")
+@reports_problems
+def schedules_create(
+    job: Annotated[str, typer.Argument(help="a job that takes runtime schedules")],
+    schedule_id: Annotated[
+        str | None,
+        typer.Option("--id", help="your id for it; creating it again answers the existing one"),
+    ] = None,
+    cron: Annotated[
+        str | None, typer.Option("--schedule", help="Unix cron or a macro such as @daily")
+    ] = None,
+    every: Annotated[str | None, typer.Option("--every", help="an interval such as 15m")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="ISO 8601, once (UTC unless it says otherwise)")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="IANA timezone of --schedule; default UTC")
+    ] = None,
+    args: Annotated[
+        str | None,
+        typer.Option("--args", help="a JSON object given to its runs instead of the job's args"),
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="ISO 8601: no run before it")] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="ISO 8601: no run at or after it")
+    ] = None,
+    jitter: Annotated[
+        str | None, typer.Option("--jitter", help="spread its runs over up to this, such as 5m")
+    ] = None,
+    paused: Annotated[bool, typer.Option("--paused", help="create it paused")] = False,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="your key for it, such as a customer id")
+    ] = None,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Create a runtime schedule for a job: exactly one of --schedule, --every and --at.
+
+    Exit 1 when the Worker refuses (no such job, the job takes no runtime schedules, an invalid
+    field, an id of another job's), 2 when it cannot be reached.
+    """
+    if sum(x is not None for x in (cron, every, at)) != 1:
+        raise typer.BadParameter("give exactly one of --schedule, --every and --at")
+    spec = schedules_api.ScheduleSpec(
+        id=schedule_id,
+        schedule=cron,
+        every=every,
+        at=_utc(at, "--at") if at else None,
+        timezone=timezone,
+        args=_args(args),
+        start=_utc(start, "--start") if start else None,
+        end=_utc(end, "--end") if end else None,
+        jitter=jitter,
+        paused=True if paused else None,
+        external_id=external_id,
+    )
+    with _worker(stack, url) as worker:
+        data = _send(worker, schedules_api.create_call(job, spec))
+    if as_json:
+        _print_json(data)
+        return
+    did = "created" if worker.status == 201 else "exists, unchanged"
+    out.print(f"{job}: schedule {data.get('id')} {did}: {_schedule_line(data)}", markup=False)
+
+
+@schedules_app.command("list")
+@reports_problems
+def schedules_list(
+    job: Annotated[str, typer.Argument(help="the job whose runtime schedules to list")],
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="only the schedules with this external id")
+    ] = None,
+    every_page: Annotated[
+        bool, typer.Option("--all", help="every page, not only the first")
+    ] = False,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """List a job's runtime schedules, by id: the first 100, or --all of them.
+
+    Exit 1 when the Worker refuses (no such job), 2 when it cannot be reached.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    limit = SCHEDULES_PAGE_MAX if every_page else None
+    with _worker(stack, url) as worker:
+        data = _send(worker, schedules_api.list_call(job, external_id, limit=limit))
+        rows: list[dict[str, Any]] = list(data.get("schedules") or [])
+        if every_page and data.get("next_cursor"):
+            columns = (SpinnerColumn(), TextColumn("{task.description}"))
+            with Progress(*columns, console=err, transient=True) as progress:
+                task = progress.add_task(f"{_count(len(rows), 'schedule')} so far")
+                while data.get("next_cursor"):
+                    call = schedules_api.list_call(
+                        job, external_id, str(data["next_cursor"]), limit
+                    )
+                    data = _send(worker, call)
+                    rows += data.get("schedules") or []
+                    progress.update(task, description=f"{_count(len(rows), 'schedule')} so far")
+    more = data.get("next_cursor")
+    if as_json:
+        _print_json({"schedules": rows, "next_cursor": more} if every_page else data)
+        return
+    if not rows:
+        which = " with that external id" if external_id else ""
+        out.print(f"{job} has no runtime schedules{which}", markup=False)
+        return
+    title = plain(f"{_count(len(rows), 'runtime schedule')} of {job} at {worker.url}, by id")
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "when", "timezone", "state", "next run", "external id"):
+        table.add_column(column, overflow="fold", no_wrap=column == "next run")
+    for r in rows:
+        upcoming = r.get("next") or []
+        table.add_row(
+            plain(r.get("id")),
+            plain(_when_of(r)),
+            plain(r.get("timezone")),
+            _schedule_state(r),
+            plain(_when(upcoming[0], seconds=False)) if upcoming else plain("none", "dim"),
+            plain(r.get("external_id") or ""),
+        )
+    out.print(table)
+    if more:
+        out.print(f"more after these: `cronflare schedules list {job} --all`", markup=False)
+
+
+@schedules_app.command("get")
+@reports_problems
+def schedules_get(
+    schedule_id: ScheduleIdArg,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Show one runtime schedule: when it fires, its args, window, jitter and next runs.
+
+    Exit 1 when the Worker refuses (no such schedule), 2 when it cannot be reached.
+    """
+    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.get_call(schedule_id)))
+    if data is None:
+        return
+    upcoming = ", ".join(_when(t, seconds=False) for t in data.get("next") or []) or "none"
+    args = data.get("args")
+    fields = [
+        ("id", data.get("id")),
+        ("job", data.get("job")),
+        ("when", f"{_when_of(data)} ({data.get('timezone')})"),
+        ("state", "paused" if data.get("paused") else "active"),
+        ("next runs", upcoming),
+        ("args", "the job's own" if args is None else json.dumps(args, ensure_ascii=False)),
+        ("start", _when(data.get("start")) or "-"),
+        ("end", _when(data.get("end")) or "-"),
+        ("jitter", data.get("jitter") or "-"),
+        ("external id", data.get("external_id") or "-"),
+        ("created", _when(data.get("created_at"))),
+        ("updated", _when(data.get("updated_at"))),
+    ]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in fields:
+        table.add_row(name, plain(value))
+    out.print(table)
+
+
+@schedules_app.command("delete")
+@reports_problems
+def schedules_delete(
+    schedule_id: ScheduleIdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Delete a runtime schedule; its runs stay in the run log, one in flight ends as usual.
+
+    Asks first, unless --yes. Exit 1 when not confirmed or the Worker refuses (no such
+    schedule), 2 when it cannot be reached.
+    """
+    if not yes:
+        question = f"Delete runtime schedule {schedule_id}? It cannot be undone"
+        try:
+            sure = typer.confirm(question, default=False, err=True)
+        except typer.Abort:  # no answer to read: stdin is not a terminal
+            sure = False
+        if not sure:
+            err.print(f"cronflare: schedule {schedule_id} not deleted (--yes to skip the question)",
+                      markup=False)  # fmt: skip
+            raise typer.Exit(1)
+    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.delete_call(schedule_id)))
+    if data is None:
+        return
+    out.print(f"schedule {schedule_id} deleted; its runs stay in the run log", markup=False)
+
+
+@schedules_app.command("pause")
+@reports_problems
+def schedules_pause(
+    schedule_id: ScheduleIdArg,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Stop a runtime schedule firing until `schedules resume`.
+
+    Exit 1 when the Worker refuses (no such schedule), 2 when it cannot be reached.
+    """
+    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.pause_call(schedule_id)))
+    if data is None:
+        return
+    out.print(f"schedule {schedule_id} paused: {_schedule_line(data)}", markup=False)
+
+
+@schedules_app.command("resume")
+@reports_problems
+def schedules_resume(
+    schedule_id: ScheduleIdArg,
+    stack: LiveStackOpt = None,
+    url: UrlOpt = None,
+    as_json: WorkerJsonOpt = False,
+) -> None:
+    """Let a paused runtime schedule fire again, from now on: missed fires are not made up.
+
+    Exit 1 when the Worker refuses (no such schedule), 2 when it cannot be reached.
+    """
+    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.resume_call(schedule_id)))
+    if data is None:
+        return
+    out.print(f"schedule {schedule_id} resumed: {_schedule_line(data)}", markup=False)
 
 
 @app.command()

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue, PlainSerializer
 
 from cronflare.catalog.model import Catalog, CatalogError, Concurrency, Image
 from cronflare.catalog.schedule import compile_cron
-from cronflare.catalog.validate import Resolved, ResolvedJob, catalog_hash, resolve
+from cronflare.catalog.validate import (
+    JITTER_BLOCKER,
+    RUNTIME_BLOCKER,
+    Resolved,
+    ResolvedJob,
+    catalog_hash,
+    resolve,
+)
 from cronflare.settings import NAMESPACE, Settings
 
 PLAN_VERSION = 2  # 2: schedules compiled (docs/SCHEDULES.md); the Worker refuses others
 WORKER_PLAN_MODULE = "plan.js"  # the name src/index.ts imports it by
 TICK_CRON = "* * * * *"
 Mode = Literal["native", "tick"]
+# [timezone, schedule index, job indexes] and, for the jobs with jitter, a trailing 1.
+Group = tuple[str, int, tuple[int, ...]] | tuple[str, int, tuple[int, ...], int]
 
 
 class Frozen(BaseModel):
@@ -26,25 +36,53 @@ class Frozen(BaseModel):
 
 # What plan.js carries of each job: what the Worker reads, and no more (at 10,000 jobs every
 # byte a job counts 10 KB). Cron text is not among it: the Worker tests schedules[s].
-PLAN_JS_JOB_FIELDS = ("name", "description", "schedule", "timezone", "enabled", "s", "args")
+PLAN_JS_JOB_FIELDS = (
+    "name",
+    "description",
+    "schedule",
+    "timezone",
+    "enabled",
+    "s",
+    "args",
+    "runtime",
+    "start",
+    "end",
+    "jitter",
+)
+# Carried only when they say something: most jobs have none of them.
+PLAN_JS_UNSET = {"s": None, "args": None, "runtime": False, "start": None, "end": None,
+                 "jitter": 0}  # fmt: skip
+
+
+def js_instant(moment: datetime) -> str:
+    """An instant as JavaScript's Date.toISOString() writes it, so the Worker compares text."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+JsInstant = Annotated[datetime, PlainSerializer(js_instant, return_type=str, when_used="json")]
 
 
 class WorkerJob(Frozen):
-    """One job of the plan: what plan.js carries of it (PLAN_JS_JOB_FIELDS, `args` only when
-    set), and what Python itself reads (cron text, concurrency, timeout).
+    """One job of the plan: what plan.js carries of it (PLAN_JS_JOB_FIELDS, each optional one
+    only when set), and what Python itself reads (cron text, concurrency, timeout).
     """
 
     name: str
     description: str
-    schedule: str  # as written, for display: the Worker never parses it
-    cron: str  # canonical Unix cron; the Worker gets its compiled form, schedules[s]
+    schedule: str  # as written, for display: the Worker never parses it; "" without one
+    cron: str | None  # canonical Unix cron; the Worker gets its compiled form, schedules[s]
     timezone: str
     cloudflare_cron: str | None
     enabled: bool
     concurrency: Concurrency
     timeout: int
-    s: int  # index into DeployPlan.schedules: the compiled schedule the Worker tests
+    s: int | None  # index into DeployPlan.schedules; None: no catalog schedule, in no group
     args: dict[str, JsonValue] | None = None  # omitted from plan.js when the job has none
+    runtime: bool = False  # the job takes runtime schedules
+    start: JsInstant | None = None  # no runs before it
+    end: JsInstant | None = None  # no runs at or after it
+    jitter: int = 0  # minutes
 
 
 class ModalJob(Frozen):
@@ -92,7 +130,7 @@ class DeployPlan(Frozen):
     jobs: tuple[WorkerJob, ...]
     # The enabled jobs by (timezone, schedule): [tz, s, [job indexes]], so that a new isolate's
     # first tick walks the pairs, not every job (docs/SCHEDULES.md).
-    groups: tuple[tuple[str, int, tuple[int, ...]], ...]
+    groups: tuple[Group, ...]
     # The enabled jobs' fingerprint; the Modal dispatcher's /healthz reports its own.
     catalog_hash: str
     modal_jobs: tuple[ModalJob, ...] = ()
@@ -125,13 +163,17 @@ class DeployPlan(Frozen):
             },
         )
         config["jobs"] = [
-            {k: v for k, v in job.items() if k in PLAN_JS_JOB_FIELDS and v is not None}
+            {
+                k: v
+                for k, v in job.items()
+                if k in PLAN_JS_JOB_FIELDS and (k not in PLAN_JS_UNSET or v != PLAN_JS_UNSET[k])
+            }
             for job in config["jobs"]
         ]
         return config
 
 
-def _worker_job(job: ResolvedJob, s: int) -> WorkerJob:
+def _worker_job(job: ResolvedJob, s: int | None) -> WorkerJob:
     return WorkerJob(
         name=job.name,
         description=job.description,
@@ -144,18 +186,26 @@ def _worker_job(job: ResolvedJob, s: int) -> WorkerJob:
         timeout=job.timeout,
         s=s,
         args=job.args or None,
+        runtime=job.runtime_schedules,
+        start=job.start,
+        end=job.end,
+        jitter=job.jitter,
     )
 
 
-def _groups(
-    jobs: tuple[ResolvedJob, ...], crons: dict[str, int]
-) -> tuple[tuple[str, int, tuple[int, ...]], ...]:
-    """The enabled jobs' indexes by (timezone, compiled schedule), in first-use order."""
-    groups: dict[tuple[str, int], list[int]] = {}
+def _groups(jobs: tuple[ResolvedJob, ...], crons: dict[str, int]) -> tuple[Group, ...]:
+    """The enabled jobs' indexes by (timezone, compiled schedule), in first-use order: a job
+    without a catalog schedule is in none. Jobs with jitter are a group of their own, flagged 1,
+    so that the Worker finds them without looking at every job (a new isolate's first tick).
+    """
+    groups: dict[tuple[str, int, bool], list[int]] = {}
     for i, job in enumerate(jobs):
-        if job.enabled:
-            groups.setdefault((job.timezone, crons[job.cron]), []).append(i)
-    return tuple((tz, s, tuple(ids)) for (tz, s), ids in groups.items())
+        if job.enabled and job.cron is not None:
+            groups.setdefault((job.timezone, crons[job.cron], job.jitter > 0), []).append(i)
+    return tuple(
+        (tz, s, tuple(ids), 1) if late else (tz, s, tuple(ids))
+        for (tz, s, late), ids in groups.items()
+    )
 
 
 def _modal_job(job: ResolvedJob) -> ModalJob:
@@ -167,8 +217,9 @@ def _modal_job(job: ResolvedJob) -> ModalJob:
 
 def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tuple[str, ...]]:
     """Pick native or tick, say why, and list the native triggers; raise if `native` cannot be."""
-    active = [j for j in resolved.jobs if j.enabled and not j.never_fires]
-    blocked = [j for j in active if j.cloudflare_cron is None]
+    # A job that takes runtime schedules needs the tick even if its own schedule never fires.
+    active = [j for j in resolved.jobs if j.enabled and (j.runtime_schedules or not j.never_fires)]
+    blocked = [j for j in active if j.native_blocker is not None]
     triggers = tuple(sorted({j.cloudflare_cron for j in active if j.cloudflare_cron}))
     limit, plan = settings.trigger_limit, settings.cloudflare_plan
     over = f"{len(triggers)} distinct schedules exceed the {plan} plan's {limit} cron triggers"
@@ -177,7 +228,7 @@ def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tupl
         return "tick", f"{NAMESPACE}:triggerMode is tick", (TICK_CRON,)
     if requested == "native":
         problems = [
-            f"job {j.name}: {'schedule' if j.timezone == 'UTC' else 'timezone'}: cannot be a "
+            f"job {j.name}: {_blocking_field(j)}: cannot be a "
             f"native Cloudflare trigger: {j.native_blocker}; "
             f"set {NAMESPACE}:triggerMode to auto or tick"
             for j in blocked
@@ -209,19 +260,33 @@ def choose_mode(resolved: Resolved, settings: Settings) -> tuple[Mode, str, tupl
     )
 
 
+def _blocking_field(job: ResolvedJob) -> str:
+    """The catalog field to change for a job to become a native trigger."""
+    if job.native_blocker == RUNTIME_BLOCKER:
+        return "runtime_schedules"
+    if job.native_blocker == JITTER_BLOCKER:
+        return "jitter"
+    return "schedule" if job.timezone == "UTC" else "timezone"
+
+
 REPORT_MARGIN_S = 600
+RUNTIME_JITTER_MAX_S = 3600  # a runtime schedule's own jitter may be up to 60m
 
 
 def report_timeout(jobs: tuple[ResolvedJob, ...]) -> int:
     """How long a dispatched run may stay silent before the Worker fails it: the longest a job
-    can take on Modal, every attempt and retry delay included, plus a margin.
+    can take on Modal, every attempt and retry delay included, and its jitter (a runtime
+    schedule's up to an hour), plus a margin.
     """
     longest = [
-        j.timeout * j.retries.attempts + int(j.retries.max_delay) * (j.retries.attempts - 1)
+        j.timeout * j.retries.attempts
+        + int(j.retries.max_delay) * (j.retries.attempts - 1)
+        + j.jitter * 60
         for j in jobs
         if j.enabled
     ]
-    return max(longest, default=0) + REPORT_MARGIN_S
+    runtime = any(j.enabled and j.runtime_schedules for j in jobs)
+    return max(longest, default=0) + (RUNTIME_JITTER_MAX_S if runtime else 0) + REPORT_MARGIN_S
 
 
 def plan(catalog: Catalog, settings: Settings) -> DeployPlan:
@@ -236,8 +301,8 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
     # One compiled entry per distinct schedule, in first-use order: jobs refer to it by index.
     # Keyed by the compiled form, so "0 9 * * 1" and "0 9 * * MON" share one.
     forms: dict[str, int] = {}
-    crons = {}
-    for cron in dict.fromkeys(j.cron for j in resolved.jobs):
+    crons: dict[str, int] = {}
+    for cron in dict.fromkeys(j.cron for j in resolved.jobs if j.cron is not None):
         crons[cron] = forms.setdefault(json.dumps(compile_cron(cron)), len(forms))
     return DeployPlan(
         stack=settings.stack,
@@ -261,7 +326,9 @@ def plan_resolved(resolved: Resolved, settings: Settings) -> DeployPlan:
             retry_max_delay_seconds=settings.retry_max_delay_seconds,
         ),
         schedules=tuple(tuple(json.loads(form)) for form in forms),
-        jobs=tuple(_worker_job(j, crons[j.cron]) for j in resolved.jobs),
+        jobs=tuple(
+            _worker_job(j, None if j.cron is None else crons[j.cron]) for j in resolved.jobs
+        ),
         groups=_groups(resolved.jobs, crons),
         catalog_hash=catalog_hash(resolved.jobs),
         modal_jobs=tuple(_modal_job(j) for j in resolved.jobs),

@@ -10,7 +10,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -28,9 +28,15 @@ NO_ROUTE = "no such route"
 
 
 class RemoteError(Exception):
-    """A day-two command failed; the message names the cause, exit_code whose side it is on."""
+    """A day-two command failed; the message names the cause, exit_code whose side it is on, and
+    `problems` every problem the Worker listed (a 422 names each field that is wrong).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class Refused(RemoteError):
@@ -81,8 +87,8 @@ def stack_argv(pulumi: str, stack: str) -> list[str]:
     return [pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack]
 
 
-def stack_target(stack: str, root: Path | None = None) -> Target:
-    """--stack: read `workerUrl` and `adminToken` from the stack's outputs (infra/__main__.py)."""
+def _stack_outputs(stack: str, keys: tuple[str, ...], root: Path | None) -> dict[str, str]:
+    """The stack's text outputs `keys` (infra/__main__.py), from `pulumi stack output`."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise Unreachable(f"the pulumi CLI is not installed; use --url with {TOKEN_ENV}")
@@ -107,15 +113,31 @@ def stack_target(stack: str, root: Path | None = None) -> Target:
         ) from None
     if not isinstance(outputs, dict):
         outputs = {}
-    missing = [k for k in ("workerUrl", "adminToken") if not isinstance(outputs.get(k), str)]
+    missing = [k for k in keys if not isinstance(outputs.get(k), str)]
     if missing:
         raise Unreachable(
             f"stack {stack} has no {' or '.join(missing)} output: deploy it first "
             f"(pulumi up --stack {stack})"
         )
+    return {k: outputs[k] for k in keys}
+
+
+def stack_target(stack: str, root: Path | None = None) -> Target:
+    """--stack: read `workerUrl` and `adminToken` from the stack's outputs (infra/__main__.py)."""
+    outputs = _stack_outputs(stack, ("workerUrl", "adminToken"), root)
     hint = f"check the adminToken output of stack {stack}"
     url = _check_url(outputs["workerUrl"], f"the workerUrl output of stack {stack},")
     return Target(url, outputs["adminToken"], hint)
+
+
+def schedules_target(stack: str, root: Path | None = None) -> Target:
+    """The stack's Worker with `schedulesToken`, the token an app gives cronflare.Client: it
+    opens the schedules routes only, so an app never holds the admin token.
+    """
+    outputs = _stack_outputs(stack, ("workerUrl", "schedulesToken"), root)
+    hint = f"check the schedulesToken output of stack {stack}"
+    url = _check_url(outputs["workerUrl"], f"the workerUrl output of stack {stack},")
+    return Target(url, outputs["schedulesToken"], hint)
 
 
 def find_target(stack: str | None, url: str | None, environ: Mapping[str, str]) -> Target:
@@ -148,6 +170,7 @@ class Remote:
         self.url = target.url
         self.hint = target.hint
         self.timeout = timeout
+        self.status = 0  # the last answer's, where 200 and 201 mean different things
         self._client = httpx.Client(
             base_url=target.url,
             headers={"Authorization": f"Bearer {target.token}"},
@@ -193,6 +216,7 @@ class Remote:
             ) from None
         except httpx.TransportError as error:
             raise Unreachable(f"cannot reach the Worker at {self.url}: {_cause(error)}") from None
+        self.status = res.status_code
         try:
             data: Any = res.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -206,6 +230,8 @@ class Remote:
             return data
         error = data.get("error") if isinstance(data, dict) else None
         detail = str(error) if error else (res.text.strip()[:200] or res.reason_phrase)
+        listed = data.get("problems") if isinstance(data, dict) else None
+        problems = [str(p) for p in listed] if isinstance(listed, list) else []
         status = res.status_code
         if res.is_redirect:
             where = res.headers.get("location", "elsewhere")
@@ -220,7 +246,7 @@ class Remote:
         if status == 404 and missing:
             raise Refused(missing)
         if 400 <= status < 500:
-            raise Refused(detail)
+            raise Refused(detail, problems)
         raise Unreachable(f"the Worker at {self.url} failed: {status} {detail}")
 
     # -- the admin API (docs/WORKER.md, HTTP API) --------------------------------------------
@@ -228,6 +254,10 @@ class Remote:
     def jobs(self) -> dict[str, Any]:
         """GET /jobs: every job with its next runs, last run and pause, and the skew check."""
         return self.call("GET", "/jobs")
+
+    def stats(self) -> dict[str, Any]:
+        """GET /stats: counters, alerts and, on a Worker with runtime schedules, their counts."""
+        return self.call("GET", "/stats")
 
     def runs(self, job: str | None, status: str | None, limit: int) -> dict[str, Any]:
         """GET /runs: the run log, newest first; a 404 for a job the Worker does not know."""

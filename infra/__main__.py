@@ -19,6 +19,7 @@ pulumi.export("queueNames", {"jobs": plan.queues.jobs, "deadLetter": plan.queues
 pulumi.export("jobCount", len(plan.jobs))
 pulumi.export("enabledJobCount", sum(j.enabled for j in plan.jobs))
 pulumi.export("adminToken", scheduler.admin_token)
+pulumi.export("schedulesToken", scheduler.schedules_token)  # what an app's cronflare.Client uses
 pulumi.export("signingKey", scheduler.signing_key)
 # What alert receivers verify with (docs/SECURITY.md, "Verifying an alert"); the next one only
 # while a rotation is underway, so a receiver can take both before the swap.

@@ -86,6 +86,7 @@ class Scheduler(pulumi.ComponentResource):
     script_name: pulumi.Output[str]
     d1_database_id: pulumi.Output[str]
     admin_token: pulumi.Output[str]
+    schedules_token: pulumi.Output[str]
     signing_key: pulumi.Output[str]
     alert_signing_key: pulumi.Output[str]
     alert_signing_key_next: pulumi.Output[str] | None
@@ -105,6 +106,10 @@ class Scheduler(pulumi.ComponentResource):
             else None
         )
         admin = random.RandomPassword(f"{name}-admin-token", length=40, special=False, opts=child)
+        # An app's token: the Worker opens only the runtime schedules routes to it.
+        schedules = random.RandomPassword(
+            f"{name}-schedules-token", length=40, special=False, opts=child
+        )
         keys = [signing.result] + ([signing_next.result] if signing_next is not None else [])
         modal = ModalDeployment(
             f"{name}-modal",
@@ -153,6 +158,9 @@ class Scheduler(pulumi.ComponentResource):
             ),
             cloudflare.WorkersScriptBindingArgs(
                 name="ADMIN_TOKEN", type="secret_text", text=admin.result
+            ),
+            cloudflare.WorkersScriptBindingArgs(
+                name="SCHEDULES_TOKEN", type="secret_text", text=schedules.result
             ),
         ]
         if signing_next is not None:
@@ -239,6 +247,7 @@ class Scheduler(pulumi.ComponentResource):
         self.worker_url = subdomain.enabled.apply(lambda _: worker_url)
         self.d1_database_id = db.uuid
         self.admin_token = pulumi.Output.secret(admin.result)
+        self.schedules_token = pulumi.Output.secret(schedules.result)
         self.signing_key = pulumi.Output.secret(signing.result)
         self.alert_signing_key = _alert_key(signing)
         self.alert_signing_key_next = _alert_key(signing_next) if signing_next else None
@@ -248,6 +257,7 @@ class Scheduler(pulumi.ComponentResource):
             "dispatcher_url": self.dispatcher_url,
             "d1_database_id": self.d1_database_id,
             "admin_token": self.admin_token,
+            "schedules_token": self.schedules_token,
             "signing_key": self.signing_key,
             "alert_signing_key": self.alert_signing_key,
         }

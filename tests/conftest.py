@@ -13,6 +13,7 @@ import pytest
 
 from cronflare.runtime.executors import TargetNotFound
 from cronflare.runtime.wrapper import catalog_jobs
+from tests.ts_compile import ts_compiler  # noqa: F401  (a session fixture: compile.ts in Node)
 
 TEST_CATALOG = "tests.fixtures.catalog:CATALOG"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ ALLOWED = {
     "cronflare.bundle": ("cronflare.catalog",),
     "cronflare.drift": ("cronflare.settings",),
     "cronflare.remote": ("cronflare.settings",),
+    "cronflare.client": (),
     "cronflare.cost": (
         "cronflare.catalog",
         "cronflare.plan",
@@ -163,12 +165,24 @@ def test_the_runtime_imports_only_what_the_modal_image_installs():
 
 
 def test_the_public_surface():
-    """What a catalog needs is importable from the package itself."""
-    from cronflare import Catalog, Defaults, Image, Job, Resources, RetryPolicy, RunContext
+    """What a catalog and an app's schedules need is importable from the package itself."""
+    from cronflare import Catalog, Client, Defaults, Image, Job, Resources, RetryPolicy, RunContext
 
     assert set(cronflare.__all__) == {"Catalog", "Defaults", "Image", "Job", "Resources",
-                                      "RetryPolicy", "RunContext"}  # fmt: skip
-    assert all((Catalog, Defaults, Image, Job, Resources, RetryPolicy, RunContext))
+                                      "RetryPolicy", "RunContext", "Client", "AsyncClient",
+                                      "ClientError", "Schedule", "SchedulePage", "BatchItem",
+                                      "ScheduleSpec"}  # fmt: skip
+    assert all((Catalog, Client, Defaults, Image, Job, Resources, RetryPolicy, RunContext))
+    assert all(getattr(cronflare, name) for name in cronflare.__all__)
+
+
+def test_importing_the_package_does_not_import_httpx():
+    """A catalog imports cronflare on every deploy and run: the client loads only when used."""
+    code = "import sys, cronflare; print('httpx' in sys.modules, 'cronflare.client' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
 
 
 @pytest.mark.parametrize(

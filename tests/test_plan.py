@@ -119,7 +119,7 @@ def test_groups_hold_each_enabled_job_once_under_its_timezone_and_schedule():
                            for n, c, tz in jobs]), local_settings(jobs=off))  # fmt: skip
     groups = [["UTC", 0, [0, 1]], ["Asia/Tokyo", 0, [2]], ["UTC", 1, [3]]]
     assert p.worker_config()["groups"] == groups
-    for tz, s, ids in p.groups:
+    for tz, s, ids, *_ in p.groups:
         assert all(p.jobs[i].timezone == tz and p.jobs[i].s == s and p.jobs[i].enabled for i in ids)
 
 

@@ -8,9 +8,10 @@ import workerConfig from "./worker.config.json" with { type: "json" };
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   // CRONFLARE_PROPERTY_CASES=100000 (and CRONFLARE_PROPERTY_SEED) size test/cron.test.ts's property
-  // test; CRONFLARE_READS=1 makes test/reads.test.ts print its figures, CRONFLARE_COST=1 test/cost.test.ts its own (bench/run.py).
+  // test; CRONFLARE_READS=1 makes test/reads.test.ts print its figures, CRONFLARE_COST=1 test/cost.test.ts its own,
+  // CRONFLARE_SCHEDULES=1 test/schedules-scale.test.ts its own at a million schedules (bench/run.py).
   const property = Object.fromEntries(
-    ["CRONFLARE_PROPERTY_CASES", "CRONFLARE_PROPERTY_SEED", "CRONFLARE_READS", "CRONFLARE_COST"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+    ["CRONFLARE_PROPERTY_CASES", "CRONFLARE_PROPERTY_SEED", "CRONFLARE_READS", "CRONFLARE_COST", "CRONFLARE_SCHEDULES"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
   );
   return {
     plugins: [

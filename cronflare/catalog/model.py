@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -109,6 +110,32 @@ def _positive(seconds: int | str) -> int:
     if seconds <= 0:
         raise ValueError("must be longer than 0s")
     return seconds
+
+
+def _jitter(seconds: int | str) -> int:
+    """A check that a parsed jitter is whole minutes, up to an hour."""
+    assert isinstance(seconds, int)
+    if seconds % 60:
+        raise ValueError("must be whole minutes, such as 5m")
+    if seconds > 3600:
+        raise ValueError("must be between 0s and 1h")
+    return seconds
+
+
+# How far past its nominal minute a run may be dispatched, spread by its id (seconds, minutes only).
+Jitter = Annotated[int | str, BeforeValidator(parse_duration), AfterValidator(_jitter)]
+
+
+def _aware(moment: datetime) -> datetime:
+    """A check that an instant says its UTC offset: a naive one would mean a different moment on
+    the Worker than on the machine that wrote it.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("must have a UTC offset, such as 2026-12-01T00:00:00Z")
+    return moment
+
+
+Instant = Annotated[datetime, AfterValidator(_aware)]
 
 
 # How long a run usually takes: only `cronflare cost` reads it. Whether it fits the timeout is
@@ -258,6 +285,12 @@ class Job(_Strict):
     )
     schedule: str | None = Field(default=None, description="Unix cron or a macro such as @daily")
     every: str | None = Field(default=None, description="an interval such as 15m or 2h")
+    runtime_schedules: bool = Field(
+        default=False, description="the app may create schedules of it through the Worker's API"
+    )
+    start: Instant | None = Field(default=None, description="no runs before it (inclusive)")
+    end: Instant | None = Field(default=None, description="no runs at or after it (exclusive)")
+    jitter: Jitter = Field(default=0, description="spread each run up to this late, such as 5m")
     timezone: str | None = None
     timeout: Timeout | None = None
     expected_duration: ExpectedDuration | None = Field(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import takewhile
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -66,8 +66,17 @@ class CronFields:
     day_and: bool  # Vixie: a day field that starts with "*" makes the two day fields AND, else OR
 
 
+def _printable_ascii(text: str, example: str) -> None:
+    """Schedule text is printable ASCII only, so the Worker's port of this parser (worker_src/src/
+    compile.ts) reads it exactly as Python does: no Unicode digits, spaces or case rules to match.
+    """
+    if not all(" " <= c <= "~" for c in text):
+        raise ScheduleError(f'must be printable ASCII text, such as "{example}"')
+
+
 def expand_macro(expr: str) -> str:
     """Canonical Unix text for a cron or macro: macros expanded, upper case, single spaces."""
+    _printable_ascii(expr, "0 9 * * 1")
     text = " ".join(expr.split())
     if text.startswith("@"):
         if text.lower() not in MACROS:
@@ -208,6 +217,7 @@ def _repeated(t: datetime, zone: ZoneInfo | None) -> bool:
 
 def interval_cron(every: str) -> str:
     """The cron that fires every `every` (such as "15m" or "2h"), anchored at 00:00 UTC."""
+    _printable_ascii(every, "15m")
     try:
         seconds = parse_duration(every)
     except ValueError as err:
@@ -305,6 +315,66 @@ def is_due(cron: str, timezone: str, minute: datetime) -> bool:
     """Whether a run is due at this UTC minute."""
     minute = minute.astimezone(UTC).replace(second=0, microsecond=0)
     return next_fires(cron, timezone, minute - _MINUTE, 1) == [minute]
+
+
+class Windowed(Protocol):
+    """A job as the catalog-fire helpers read it: a resolved job, or a plan's WorkerJob."""
+
+    @property
+    def cron(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def start(self) -> datetime | None: ...
+    @property
+    def end(self) -> datetime | None: ...
+
+
+def in_window(job: Windowed, instant: datetime) -> bool:
+    """Whether an instant falls in the job's [start, end): a catalog fire outside makes no run."""
+    return (job.start is None or instant >= job.start) and (job.end is None or instant < job.end)
+
+
+def catalog_fires(job: Windowed, start: datetime, end: datetime) -> list[datetime]:
+    """The nominal fire instants (UTC) of a job's own catalog schedule in [start, end), within
+    its start/end window: what the Worker records as runs. None without a catalog schedule.
+    """
+    if job.cron is None:
+        return []
+    low = start if job.start is None else max(start, job.start)
+    high = end if job.end is None else min(end, job.end)
+    return fires_between(job.cron, job.timezone, low, high) if low < high else []
+
+
+def catalog_next_fires(job: Windowed, after: datetime, count: int) -> list[datetime]:
+    """The next `count` nominal fires of a job's catalog schedule after `after`, within its
+    start/end window: `cronflare next` shows no fire that will not happen.
+    """
+    if job.cron is None or (job.end is not None and after >= job.end):
+        return []
+    if job.start is not None and after < job.start:
+        after = job.start - timedelta(microseconds=1)
+    out: list[datetime] = []
+    for instant in iter_fires(job.cron, job.timezone, after):
+        if len(out) >= count or not in_window(job, instant):
+            break
+        out.append(instant)
+    return out
+
+
+FNV_OFFSET, FNV_PRIME = 0x811C9DC5, 0x01000193
+
+
+def jitter_offset(execution_id: str, jitter_minutes: int) -> int:
+    """Minutes past its nominal minute that a run is dispatched: FNV-1a 32 of its id's UTF-8,
+    modulo the jitter, so that the Worker (jitterOffset in cron.ts) and Python agree on every run.
+    """
+    if jitter_minutes <= 0:
+        return 0
+    h = FNV_OFFSET
+    for byte in execution_id.encode():
+        h = ((h ^ byte) * FNV_PRIME) & 0xFFFFFFFF
+    return h % jitter_minutes
 
 
 def _render(values: frozenset[int], low: int, high: int) -> str:

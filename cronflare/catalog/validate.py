@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -57,12 +58,16 @@ class ResolvedJob(BaseModel):
     args: dict[str, JsonValue]
     image: Image | str | None  # a spec, a "module:attr" modal.Image, or None: the default
     volumes: dict[str, str]  # mount path -> Modal Volume name
-    schedule: str  # as written: a cron, a macro, or "every 15m"
-    cron: str  # canonical Unix 5-field cron, read in `timezone`
+    schedule: str  # as written: a cron, a macro, "every 15m", or "" (runtime schedules only)
+    cron: str | None  # canonical Unix 5-field cron, read in `timezone`; None: no catalog schedule
     timezone: str
-    cloudflare_cron: str | None  # the same schedule in Cloudflare's dialect, when exact
+    cloudflare_cron: str | None  # the schedule in Cloudflare's dialect, when it can be native
     native_blocker: str | None  # why it cannot be a native Cloudflare trigger
-    never_fires: bool
+    never_fires: bool  # its catalog schedule matches no date (False without one)
+    runtime_schedules: bool  # the app may add schedules of it through the Worker's API
+    start: datetime | None  # UTC; no runs before it
+    end: datetime | None  # UTC; no runs at or after it
+    jitter: int  # minutes: a run is dispatched up to this many minutes past its nominal one
     timeout: int
     expected_duration: int | None  # seconds; None when neither the job nor its defaults say
     retries: RetryPolicy
@@ -229,16 +234,25 @@ def args_problem(args: Mapping[str, object]) -> str | None:
     return None
 
 
+RUNTIME_BLOCKER = "runtime schedules need the Worker's minutely tick"
+JITTER_BLOCKER = "jitter needs the Worker's minutely tick"
+RUNTIME_ONLY = "runtime schedules only"  # shown for a job without a catalog schedule
+
+
 class _FieldError(Exception):
     def __init__(self, field: str, message: str):
         self.field, self.message = field, message
 
 
-def _compile(job: Job, override: JobOverride | None) -> tuple[str, str, str]:
-    """(schedule as written, canonical cron, field it came from) once an override is applied."""
+def _compile(job: Job, override: JobOverride | None) -> tuple[str, str | None, str]:
+    """(schedule as written, canonical cron, field it came from) once an override is applied;
+    ("", None, "") for a job whose only schedules are the ones its app creates.
+    """
     schedule, every = job.schedule, job.every
     if override is not None and (override.schedule is not None or override.every is not None):
         schedule, every = override.schedule, override.every
+    if schedule is None and every is None and job.runtime_schedules:
+        return "", None, ""
     if (schedule is None) == (every is None):
         raise _FieldError(
             "schedule", "give exactly one of schedule= (a cron or @macro) or every= (such as 15m)"
@@ -330,7 +344,8 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
             reported.add(job.name)
             bad("name", f"is used by {counts[job.name]} jobs; job names must be unique")
         override = overrides.get(job.name)
-        schedule = cron = source = ""
+        schedule = source = ""
+        cron: str | None = None
         try:
             schedule, cron, source = _compile(job, override)
         except _FieldError as err:
@@ -363,13 +378,17 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
         args = override.args if override and override.args is not None else job.args
         if p := args_problem(args):
             bad("args", p)
+        if job.start is not None and job.end is not None and job.end <= job.start:
+            bad("end", "must be after start")
         if len(problems) > before:
             continue
 
-        fires = not never_fires(cron)
+        fires = cron is None or not never_fires(cron)
         if not fires:
             warnings.append(f"job {job.name}: {source}: {schedule!r} never fires (no date matches)")
-        cf, blocker = to_cloudflare(cron, timezone)
+        cf, blocker = (None, None) if cron is None else to_cloudflare(cron, timezone)
+        if job.runtime_schedules or job.jitter:
+            cf, blocker = None, RUNTIME_BLOCKER if job.runtime_schedules else JITTER_BLOCKER
         enabled = job.enabled if override is None or override.enabled is None else override.enabled
         resources = (
             (job.estimate_resources or Resources())
@@ -393,6 +412,10 @@ def resolve(catalog: Catalog, overrides: Mapping[str, JobOverride] | None = None
                 cloudflare_cron=cf,
                 native_blocker=blocker,
                 never_fires=not fires,
+                runtime_schedules=job.runtime_schedules,
+                start=None if job.start is None else job.start.astimezone(UTC),
+                end=None if job.end is None else job.end.astimezone(UTC),
+                jitter=int(job.jitter) // 60,
                 timeout=timeout,
                 expected_duration=None if expected is None else int(expected),
                 retries=job.retries or d.retries,

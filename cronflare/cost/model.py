@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cronflare.catalog.model import format_duration
-from cronflare.catalog.schedule import fires_between, iso_utc, next_fires
-from cronflare.catalog.validate import ResolvedJob
+from cronflare.catalog.schedule import fires_between, in_window, iso_utc, next_fires
+from cronflare.catalog.validate import RUNTIME_ONLY, ResolvedJob
 from cronflare.cost.prices import Prices
 from cronflare.plan import DeployPlan, Frozen
 from cronflare.runtime.image import WATCHER_CPU, WATCHER_MEMORY, WATCHER_SCALEDOWN
@@ -241,6 +241,15 @@ def window_fires(cron: str, timezone: str, start: datetime, end: datetime) -> li
     )
 
 
+def job_window_fires(job: ResolvedJob, start: datetime, end: datetime) -> list[datetime]:
+    """window_fires of an enabled job's catalog schedule, kept to its own start/end: runtime
+    schedules are the app's to make, so a job without a catalog schedule counts none.
+    """
+    if job.cron is None or not job.enabled:
+        return []
+    return [t for t in window_fires(job.cron, job.timezone, start, end) if in_window(job, t)]
+
+
 def expected_duration(job: ResolvedJob) -> tuple[int, bool]:
     """(seconds a run takes, whether that is the default): the default never exceeds the timeout."""
     if job.expected_duration is not None:
@@ -324,7 +333,7 @@ def job_cost(job: ResolvedJob, fires: Sequence[datetime], end: datetime, p: Pric
     return JobCost(
         name=job.name,
         enabled=job.enabled,
-        schedule=job.schedule,
+        schedule=job.schedule or RUNTIME_ONLY,
         timezone=job.timezone,
         runs=runs,
         expected_duration_s=duration,
@@ -735,10 +744,19 @@ def verdict(hybrid: Hybrid, modal_only: ModalOnly, unpriced: Sequence[str] = ())
 
 
 def assumptions(
-    jobs: Sequence[JobCost], plan: DeployPlan, p: Prices, retries_per_run: float
+    jobs: Sequence[JobCost],
+    plan: DeployPlan,
+    p: Prices,
+    retries_per_run: float,
+    runtime: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """The assumptions behind the figures, in words, the defaults used first."""
     out: list[str] = []
+    if runtime:
+        out.append(
+            f"only catalog schedules are counted: the runtime schedules that apps create for "
+            f"{len(runtime)} job(s) are not: {', '.join(runtime)}"
+        )
     assumed = [j.name for j in jobs if j.enabled and j.expected_duration_assumed]
     if assumed:
         out.append(
@@ -794,9 +812,7 @@ def estimate(
     """The whole cost report of a catalog, from `start` for WINDOW_DAYS days."""
     start = start.astimezone(UTC)
     end = start + timedelta(days=WINDOW_DAYS)
-    fires = {
-        j.name: window_fires(j.cron, j.timezone, start, end) if j.enabled else [] for j in jobs
-    }
+    fires = {j.name: job_window_fires(j, start, end) for j in jobs}
     costs = tuple(job_cost(j, fires[j.name], end, prices) for j in jobs)
     unpriced = tuple(c.name for c in costs if c.enabled and not c.compute_priced)
     cloudflare = cloudflare_cost(plan, fires, start, end, prices, retries_per_run)
@@ -818,7 +834,13 @@ def estimate(
         modal_only_usd_per_month=modal_only.usd_per_month,
         cloudflare_plan_needed=cloudflare.plan_needed,
         verdict=verdict(hybrid, modal_only, unpriced),
-        assumptions=assumptions(costs, plan, prices, retries_per_run),
+        assumptions=assumptions(
+            costs,
+            plan,
+            prices,
+            retries_per_run,
+            runtime=[j.name for j in jobs if j.enabled and j.runtime_schedules],
+        ),
         unpriced_jobs=unpriced,
     )
 
@@ -858,7 +880,9 @@ def jobs_table(report: CostReport, p: Prices) -> Table:
         )
         table.add_row(
             j.name if j.target is None else f"{j.name}\n→ {j.target}",
-            j.schedule if j.timezone == "UTC" else f"{j.schedule} ({j.timezone})",
+            j.schedule
+            if j.timezone == "UTC" or j.schedule == RUNTIME_ONLY
+            else f"{j.schedule} ({j.timezone})",
             f"{j.runs:,}" if j.enabled else "[dim]disabled[/]",
             run_time if j.enabled else "",
             _resources(j),

@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cronflare.catalog.loader import load_catalog
-from cronflare.catalog.schedule import fires_between, is_due, iso_utc
+from cronflare.catalog.schedule import catalog_fires, is_due, iso_utc
 from cronflare.local.stack import LocalStack, StackError
 from cronflare.plan import DeployPlan, plan
 from cronflare.settings import local_settings
@@ -89,7 +89,7 @@ def expected_runs(p: DeployPlan, start: datetime, end: datetime) -> dict[str, se
     for job in p.jobs:
         if not job.enabled:
             continue
-        fires = fires_between(job.cron, job.timezone, start, end)
+        fires = catalog_fires(job, start, end)
         out[job.name] = {_execution_id(job.name, t) for t in fires}
     return out
 

@@ -84,6 +84,7 @@ class LocalStack:
     public_url: str | None = None  # defaults to the Worker's own URL; tests may put a proxy here
     signing_key: str = field(default_factory=lambda: secrets.token_hex(32))
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    schedules_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     worker_url: str = ""
     control_url: str = ""
     dispatcher_url: str = ""
@@ -172,6 +173,7 @@ class LocalStack:
             "PUBLIC_URL": self.public_url or self.worker_url,
             "SIGNING_KEY": self.signing_key,
             "ADMIN_TOKEN": self.admin_token,
+            "SCHEDULES_TOKEN": self.schedules_token,
             "DISPATCH_TIMEOUT_MS": str(self.dispatch_timeout_ms),
         }
         if self.alert_webhook_url:

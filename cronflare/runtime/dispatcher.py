@@ -41,7 +41,17 @@ MAX_BATCH_BODY = 1024 * 1024
 MAX_BATCH_RUNS = 500
 # Set in the store at the first v2-signed dispatch: from then on a v1 signature is refused.
 V2_SEEN = "signing-v2-seen"
+# A batch entry: a job, or a runtime schedule of it ("job@schedule"), whose runs share a suffix.
+BATCH_ENTRY = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:@[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$"
 log = logging.getLogger("cronflare.dispatcher")
+
+
+def concurrency_key(execution_id: str, job: str) -> str:
+    """Whose runs a concurrency policy weighs against each other: each runtime schedule's
+    (`job@schedule@minute`: the id up to its last '@') are a stream of their own; catalog and
+    manual runs share the job's.
+    """
+    return execution_id.rpartition("@")[0] if execution_id.count("@") == 2 else job
 
 
 class DispatchRequest(BaseModel):
@@ -68,8 +78,9 @@ class DispatchRequest(BaseModel):
 
 
 class BatchMinute(BaseModel):
-    """The runs of one minute in a batch: what they share once, then their jobs' names. A new
-    isolate's first tick builds this for thousands of runs, so nothing is repeated per run.
+    """The runs of one minute in a batch: what they share once, then each run's id prefix (its
+    job, or `job@schedule` for a runtime schedule's). A new isolate's first tick builds this for
+    thousands of runs, so nothing is repeated per run.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,22 +89,22 @@ class BatchMinute(BaseModel):
     scheduled_time: Annotated[str, StringConstraints(max_length=40)]
     trigger: str
     attempt: int
-    jobs: list[Annotated[str, StringConstraints(max_length=63)]]
-    args: dict[str, Any] = {}  # by job, for the jobs whose runs have their own
+    jobs: list[Annotated[str, StringConstraints(max_length=164, pattern=BATCH_ENTRY)]]
+    args: dict[str, Any] = {}  # by entry, for the runs that have their own
 
-    def run(self, job: str, callback: str) -> dict[str, Any]:
+    def run(self, entry: str, callback: str) -> dict[str, Any]:
         """One run's request, as a lone POST /dispatch would carry it."""
-        execution_id = job + self.suffix
+        execution_id = entry + self.suffix
         data: dict[str, Any] = {
             "execution_id": execution_id,
-            "job": job,
+            "job": entry.split("@")[0],
             "scheduled_time": self.scheduled_time,
             "trigger": self.trigger,
             "attempt": self.attempt,
             "callback_url": callback + quote(execution_id, safe="-_.!~*'()"),
         }
-        if job in self.args:
-            data["args"] = self.args[job]
+        if entry in self.args:
+            data["args"] = self.args[entry]
         return data
 
 
@@ -282,8 +293,8 @@ def create_app(
     @app.post("/dispatch/batch")
     async def dispatch_batch(request: Request) -> JSONResponse:
         """Up to 500 runs in one signed POST, by minute (DispatchBatch), each answered on its
-        own: one run's 4xx or 5xx is that run's, never the batch's. Runs of one job go in order
-        (concurrency policies see each other), different jobs at once.
+        own: one run's 4xx or 5xx is that run's, never the batch's. Runs under one concurrency
+        key go in order (the policy sees each of them), different keys at once.
         """
         body = await _read(request, MAX_BATCH_BODY)
         if isinstance(body, JSONResponse):
@@ -304,22 +315,23 @@ def create_app(
         if total > MAX_BATCH_RUNS:
             return _answer(413, error=f"batch over {MAX_BATCH_RUNS} runs ({total})")
         answers = [[(0, {}) for _ in m.jobs] for m in batch.minutes]
-        by_job: dict[str, list[tuple[int, int, DispatchRequest]]] = {}
+        by_key: dict[str, list[tuple[int, int, DispatchRequest]]] = {}
         for mi, minute in enumerate(batch.minutes):
-            for ji, job in enumerate(minute.jobs):
-                decided = decide(minute.run(job, str(batch.callback)))
+            for ji, entry in enumerate(minute.jobs):
+                decided = decide(minute.run(entry, str(batch.callback)))
                 if isinstance(decided, tuple):
                     answers[mi][ji] = decided
                 elif faults and faults.take_job(decided.job):
                     answers[mi][ji] = (503, {"error": "injected fault: 503"})
                 else:
-                    by_job.setdefault(decided.job, []).append((mi, ji, decided))
+                    key = concurrency_key(decided.execution_id, decided.job)
+                    by_key.setdefault(key, []).append((mi, ji, decided))
 
-        def one_job(items: list[tuple[int, int, DispatchRequest]]) -> None:
+        def one_stream(items: list[tuple[int, int, DispatchRequest]]) -> None:
             for mi, ji, req in items:
                 answers[mi][ji] = spawn(req)
 
-        await asyncio.gather(*(run_in_threadpool(one_job, items) for items in by_job.values()))
+        await asyncio.gather(*(run_in_threadpool(one_stream, items) for items in by_key.values()))
         return _answer(200, minutes=[_columns(m) for m in answers])
 
     return app
@@ -332,14 +344,17 @@ def _spawn(
     req: DispatchRequest,
     keys: Sequence[str | None],
 ) -> tuple[int, dict[str, Any]]:
-    """Spawn a run at most once, honouring the job's concurrency policy: (HTTP status, body)."""
+    """Spawn a run at most once, honouring the job's concurrency policy among the runs of its
+    concurrency key: (HTTP status, body).
+    """
     if not store.claim(req.execution_id) and not _replays_a_skip(store, req):
         first, call_id = wait_for_result(store, req.execution_id)
         # A run the first request skipped stays skipped, so the Worker records it so.
         status = "skipped" if first == "skipped" else "duplicate"
         return 202, {"execution_id": req.execution_id, "call_id": call_id, "status": status}
+    key = concurrency_key(req.execution_id, job.name)
     try:
-        last = store.last_call(job.name)
+        last = store.last_call(key)
         if last and job.concurrency != "allow" and executor.is_running(last.call_id):
             if job.concurrency == "forbid":
                 store.set_result(req.execution_id, "skipped", None)
@@ -355,7 +370,7 @@ def _spawn(
         log.error("spawn of %s failed: %s", req.execution_id, type(err).__name__)
         return 503, {"error": "could not start the job; retry later"}
     store.set_result(req.execution_id, "spawned", call_id)
-    store.set_last_call(job.name, LastCall(call_id, req.execution_id, str(req.callback_url)))
+    store.set_last_call(key, LastCall(call_id, req.execution_id, str(req.callback_url)))
     return 202, {"execution_id": req.execution_id, "call_id": call_id, "status": "spawned"}
 
 

@@ -1,5 +1,6 @@
-"""The dispatcher's memory: which execution ids were spawned (idempotency), each job's latest call
-(concurrency), and how many attempts a run has had. SQLite locally, a modal.Dict on Modal.
+"""The dispatcher's memory: which execution ids were spawned (idempotency), the latest call of
+each job or runtime schedule (concurrency), and how many attempts a run has had. SQLite locally,
+a modal.Dict on Modal.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ PENDING = "pending"
 
 
 class LastCall(NamedTuple):
-    """A job's latest spawned call: enough to cancel it and to report why."""
+    """The latest spawned call of a concurrency key: enough to cancel it and to report why."""
 
     call_id: str
     execution_id: str
@@ -43,7 +44,9 @@ class Store(Protocol):
         ...
 
     def last_call(self, job: str) -> LastCall | None:
-        """The job's latest spawned call, with the run it belongs to."""
+        """The latest spawned call of a job, or of a runtime schedule ("job@schedule"), with the
+        run it belongs to.
+        """
         ...
 
     def set_last_call(self, job: str, call: LastCall) -> None: ...

@@ -20,6 +20,7 @@ KEYS = {
     "cloudflare_resources_1000_jobs",
     "e2e_direct_ratio_p50",
     *run.COST_KEYS,
+    *run.SCHEDULE_KEYS,
 }
 
 
@@ -40,6 +41,8 @@ def test_quick_bench_writes_every_key_and_regenerates_only_the_table(tmp_path):
     # What a run costs is measured in a quick run too (a few seconds of workerd).
     assert data["queue_ops_per_run"] == 0 and data["d1_rows_written_per_run"] > 0
     assert data["free_plan_runs_per_day"] > 0
+    # A million runtime schedules are not stored in a quick run: their rows say so.
+    assert data["details"]["schedules"] is None and data["runtime_schedules_stored"] is None
     text = doc.read_text()
     assert text.split(run.END)[1] == prose_before
     for key in run.TARGETS:

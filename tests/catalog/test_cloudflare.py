@@ -69,6 +69,7 @@ def test_every_native_job_of_the_example_catalog_translates_exactly():
     native = [j for j in resolve(CATALOG).jobs if j.cloudflare_cron]
     assert len(native) >= 10
     for job in native:
+        assert job.cron is not None
         assert job.cloudflare_cron == assert_same_year(job.cron), job.name
 
 

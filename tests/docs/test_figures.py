@@ -420,7 +420,7 @@ def test_the_paid_plan_reason_quoted_is_the_models():
     settings = local_settings()
     resolved = resolve(every_minute, settings.jobs)
     end = COST_START + timedelta(days=1)
-    fires = {j.name: model.window_fires(j.cron, j.timezone, COST_START, end) for j in resolved.jobs}
+    fires = {j.name: model.job_window_fires(j, COST_START, end) for j in resolved.jobs}
     cost = model.cloudflare_cost(
         plan_resolved(resolved, settings), fires, COST_START, end, settings.prices
     )

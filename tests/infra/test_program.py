@@ -50,6 +50,7 @@ EXPECTED_KINDS = {
     "PUBLIC_URL": "plain_text",
     "SIGNING_KEY": "secret_text",
     "ADMIN_TOKEN": "secret_text",
+    "SCHEDULES_TOKEN": "secret_text",
 }
 
 
@@ -92,8 +93,8 @@ def expected_plan(stack: str):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_one_component_and_the_cloudflare_resources_it_owns(example_runs, stack):
-    """Every stack gets one script, two queues, two consumers, triggers, D1, a subdomain, two
-    generated secrets and the Modal deployment.
+    """Every stack gets one script, two queues, two consumers, triggers, D1, a subdomain, three
+    generated secrets (signing key, admin token, schedules token) and the Modal deployment.
     """
     run = example_runs[stack]
     counts = Counter(r.typ for r in run.resources)
@@ -105,7 +106,7 @@ def test_one_component_and_the_cloudflare_resources_it_owns(example_runs, stack)
         TRIGGERS: 1,
         D1: 1,
         SUBDOMAIN: 1,
-        PASSWORD: 2,
+        PASSWORD: 3,
         MODAL: 1,
         MIGRATIONS: 1,
     }
@@ -168,6 +169,7 @@ def test_bindings_point_at_this_stacks_resources(example_runs, stack):
     assert b["PUBLIC_URL"]["text"] == f"https://cronflare-{stack}.acme.workers.dev"
     assert b["SIGNING_KEY"]["text"] == mock_secret(f"cronflare-{stack}-signing-key-1")
     assert b["ADMIN_TOKEN"]["text"] == mock_secret(f"cronflare-{stack}-admin-token")
+    assert b["SCHEDULES_TOKEN"]["text"] == mock_secret(f"cronflare-{stack}-schedules-token")
 
 
 def _strings(value: Any, path: str = ""):
@@ -183,13 +185,14 @@ def _strings(value: Any, path: str = ""):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_no_secret_anywhere_but_a_secret_text_binding(example_runs, stack):
-    """The signing key, the admin token and the alert hook appear in no input but their own
-    secret_text binding: not in a plain binding, not in the plan module, not in a name.
+    """The signing key, the admin and schedules tokens and the alert hook appear in no input but
+    their own secret_text binding: not in a plain binding, not in the plan module, not in a name.
     """
     run = example_runs[stack]
     secrets = {
         mock_secret(f"cronflare-{stack}-signing-key-1"),
         mock_secret(f"cronflare-{stack}-admin-token"),
+        mock_secret(f"cronflare-{stack}-schedules-token"),
         HOOK,
     }
     allowed = {
@@ -356,10 +359,29 @@ def test_workers_dev_is_enabled_and_the_outputs_say_where_things_are(example_run
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_secret_outputs_are_secret(example_runs, stack):
-    """The admin token, the signing key and the alert key are secret outputs; the rest are plain."""
+    """The admin and schedules tokens, the signing key and the alert key are secret outputs; the
+    rest are plain.
+    """
     run = example_runs[stack]
-    assert run.secret_exports == {"adminToken", "signingKey", "alertSigningKey"}
+    assert run.secret_exports == {"adminToken", "schedulesToken", "signingKey", "alertSigningKey"}
     assert run.exports["adminToken"] == mock_secret(f"cronflare-{stack}-admin-token")
+    assert run.exports["schedulesToken"] == mock_secret(f"cronflare-{stack}-schedules-token")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_schedules_token_is_its_own_secret_never_plain(example_runs, stack):
+    """An app holds the schedules token, not the admin token: a generated secret of its own,
+    bound as secret_text only, exported sealed, and never equal to the admin token.
+    """
+    run = example_runs[stack]
+    token = mock_secret(f"cronflare-{stack}-schedules-token")
+    binding = run.bindings()["SCHEDULES_TOKEN"]
+    assert binding == {"name": "SCHEDULES_TOKEN", "type": "secret_text", "text": token}
+    assert token != run.exports["adminToken"]
+    assert "schedulesToken" in run.secret_exports, run.one(COMPONENT).urn
+    assert run.one(PASSWORD, f"cronflare-{stack}-schedules-token").inputs["special"] is False
+    plain = [b for b in run.bindings().values() if b["type"] != "secret_text"]
+    assert all(token not in json.dumps(b) for b in plain)
 
 
 def _inputs_holding(run: Run, value: str) -> list[str]:
@@ -402,7 +424,7 @@ def test_a_rotation_exports_the_next_alert_key_checked_inside_the_program_run(de
     assert {"alertSigningKey", "alertSigningKeyNext"} <= run.secret_exports, component
     for name in ("alertSigningKey", "alertSigningKeyNext"):
         assert _inputs_holding(run, run.exports[name]) == [], name
-    assert Counter(r.typ for r in run.resources)[PASSWORD] == 3, component
+    assert Counter(r.typ for r in run.resources)[PASSWORD] == 4, component
 
 
 def test_exports_checked_inside_the_program_run(deploy):
@@ -454,6 +476,7 @@ def test_rotation_adds_the_next_key_beside_the_current(deploy):
         "cronflare-dev-signing-key-1",
         "cronflare-dev-signing-key-2",
         "cronflare-dev-admin-token",
+        "cronflare-dev-schedules-token",
     }
     b = run.bindings()
     assert run.one(MODAL).inputs["signing_keys"] == [

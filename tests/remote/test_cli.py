@@ -50,7 +50,9 @@ RUN = {
 
 @dataclass
 class FakeWorker:
-    """Answers from `routes` ((method, raw path) -> (status, JSON)) and records every request."""
+    """Answers from `routes` ((method, raw path) -> (status, JSON, or a function of the request))
+    and records every request.
+    """
 
     routes: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -65,6 +67,8 @@ class FakeWorker:
             raise self.fail
         key = (request.method, request.url.raw_path.decode().split("?")[0])
         status, body = self.routes.get(key, (404, {"error": "no such route"}))
+        if callable(body):  # an answer that depends on the query (a cursor, say)
+            body = body(request)
         if isinstance(body, httpx.Response):
             return body
         if isinstance(body, str):

@@ -74,7 +74,8 @@ EXTRA = [
 
 def vectors() -> dict:
     """Every (cron, timezone) case with its next fire times after each start instant."""
-    cases = sorted({(j.cron, j.timezone) for j in resolve(CATALOG).jobs} | set(EXTRA))
+    catalog = {(j.cron, j.timezone) for j in resolve(CATALOG).jobs if j.cron is not None}
+    cases = sorted(catalog | set(EXTRA))
     out = []
     for cron, tz in cases:
         for start in STARTS:

@@ -61,7 +61,7 @@ function naive(l: Loaded, first: number, minutes: number, how: string): Digest[]
     let h = 0;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      if (!job.enabled) continue;
+      if (!job.enabled || job.s === undefined) continue;
       const text = l.crons[job.s]!;
       const [, , dom = "*", , dow = "*"] = text.split(" ");
       const cron = new Cron(text, { timezone: job.timezone, mode: "5-part", domAndDow: dom.startsWith("*") || dow.startsWith("*") });

@@ -4,7 +4,8 @@ import { planError, upcoming } from "./due";
 import { actionToken, adminAuth, HttpError, hasActionToken, isObject, json, MAX_ARGS_DEPTH, onlyFields, parseObject, readBody, secured, tooDeep, utf8Bytes } from "./http";
 import { backfill, jobNamed, pause, refuseIfPaused, resume } from "./ops";
 import { flushAlerts } from "./alerts";
-import { getRun, insertRuns, iso, listRuns, NEVER_REPORTED, pausedJobs, recentRuns, type RunRowsByJob, setStatus, stateValue, statusCounts } from "./runs";
+import { getRun, insertRuns, iso, listRuns, NEVER_REPORTED, nextCursor, pausedJobs, recentRuns, type RunRowsByJob, setStatus, stateValue, statusCounts } from "./runs";
+import { createRoute, listRoute, Problems, scheduleRoute } from "./schedules";
 import { readSkew } from "./skew";
 import { SCHEME, verify, verifyLegacy } from "./signing";
 import { enqueue } from "./dispatch";
@@ -24,6 +25,7 @@ async function routeOrError(req: Request, env: Env): Promise<Response> {
   try {
     return await route(req, env);
   } catch (err) {
+    if (err instanceof Problems) return json({ error: err.message, problems: err.problems }, 422);
     if (err instanceof HttpError) return json({ error: err.message }, err.status);
     console.error(`unhandled ${req.method} ${new URL(req.url).pathname}: ${String(err)}`);
     return json({ error: "internal error" }, 500);
@@ -44,7 +46,13 @@ async function route(req: Request, env: Env): Promise<Response> {
   }
   if (runPath && !runPath[2] && method === "POST") return callback(req, env, decode(runPath[1]!));
 
+  // Runtime schedules: the admin token, or the schedules token, which can do nothing else.
+  const jobSchedules = /^\/jobs\/([^/]+)\/schedules(\/batch)?$/.exec(path);
+  const oneSchedule = /^\/schedules\/([^/]+)(?:\/(pause|resume))?$/.exec(path);
   const auth = await adminAuth(req, env.ADMIN_TOKEN);
+  if (!auth && (jobSchedules || oneSchedule) && (await adminAuth(req, env.SCHEDULES_TOKEN ?? "")) === "bearer") {
+    return schedules(req, env, url, jobSchedules, oneSchedule);
+  }
   if (!auth) {
     const challenge = path === "/" ? 'Basic realm="cronflare", charset="UTF-8"' : 'Bearer realm="cronflare"';
     return json({ error: "missing or wrong admin token" }, 401, { "www-authenticate": challenge });
@@ -58,16 +66,23 @@ async function route(req: Request, env: Env): Promise<Response> {
   }
   if (path === "/jobs") {
     allow(method, "GET");
-    const [jobs, skew] = await Promise.all([jobsWithNextRuns(env, recentRuns(env.DB, names(env), 1)), stateValue(env.DB, "skew")]);
+    const [jobs, skew] = await Promise.all([jobsWithNextRuns(env, recentRuns(env.DB, names(env), 1), statusCounts(env.DB)), stateValue(env.DB, "skew")]);
     return json({ jobs, skew: readSkew(skew, env.JOBS.catalog_hash) });
+  }
+  if (jobSchedules || oneSchedule) {
+    if (method === "POST" && auth === "basic") throw new HttpError(403, "schedules are managed with a Bearer token");
+    return schedules(req, env, url, jobSchedules, oneSchedule);
   }
   if (path === "/stats") {
     allow(method, "GET");
-    return json(await statusCounts(env.DB));
+    const { schedules, ...stats } = await statusCounts(env.DB);
+    const orphaned = Object.fromEntries(Object.entries(schedules).filter(([job]) => !env.JOBS.jobs.some((j) => j.name === job && j.runtime)));
+    return json({ ...stats, schedules: { total: Object.values(schedules).reduce((a, b) => a + b, 0), by_job: schedules, orphaned } });
   }
   if (path === "/runs") {
     allow(method, "GET");
     const filter = runFilter(url);
+    await scheduleJob(env, filter);
     const runs = await listRuns(env.DB, filter);
     // A job neither in the plan nor in the run log is a 404, as on the /jobs/<name> routes; one
     // since removed from the catalog keeps its history. The dashboard's filter shows no rows.
@@ -75,7 +90,7 @@ async function route(req: Request, env: Env): Promise<Response> {
     if (job !== null && !runs.length && !names(env).includes(job) && !(await listRuns(env.DB, { job, limit: 1 })).length) {
       throw new HttpError(404, `no such job: ${job}`);
     }
-    return json({ runs });
+    return json({ runs: runs.map(withSchedule), next_cursor: nextCursor(runs, filter.limit) });
   }
   const jobAction = /^\/jobs\/([^/]+)\/(run|pause|resume|backfill)$/.exec(path);
   if (jobAction) {
@@ -110,10 +125,32 @@ function decode(part: string): string {
   }
 }
 
+/** A run as the API shows it: with the runtime schedule that made it (its id's middle part). */
+const withSchedule = (run: RunRow) => {
+  const parts = run.execution_id.split("@");
+  return { ...run, schedule: parts.length === 3 ? parts[1]! : null };
+};
+
+/** The schedules routes, for the admin token or the schedules token. */
+function schedules(req: Request, env: Env, url: URL, jobSchedules: RegExpExecArray | null, oneSchedule: RegExpExecArray | null): Promise<Response> {
+  if (oneSchedule) return scheduleRoute(req, env, decode(oneSchedule[1]!), oneSchedule[2]);
+  const name = decode(jobSchedules![1]!);
+  if (jobSchedules![2] || req.method === "POST") {
+    allow(req.method, "POST");
+    return createRoute(req, env, name, !!jobSchedules![2]);
+  }
+  allow(req.method, "GET");
+  return listRoute(env, name, url);
+}
+
 function runFilter(url: URL) {
   // An empty value (the dashboard form's "all jobs", "any status") is no filter.
   const job = url.searchParams.get("job") || null;
   const status = url.searchParams.get("status") || null;
+  const schedule = url.searchParams.get("schedule") || null;
+  const cursor = url.searchParams.get("cursor") || null;
+  if (cursor !== null && !/^[^~]{1,40}~[^~]{1,300}$/.test(cursor)) throw new HttpError(400, "cursor is not one this API gave");
+  if (schedule !== null && schedule.length > 100) throw new HttpError(400, "schedule id too long");
   const limitText = url.searchParams.get("limit") ?? "50";
   const limit = Number(limitText);
   if (!/^\d+$/.test(limitText) || limit < 1 || limit > 500) throw new HttpError(400, "limit must be 1 to 500");
@@ -121,7 +158,7 @@ function runFilter(url: URL) {
     throw new HttpError(400, `status must be one of ${STATUSES.join(", ")}`);
   }
   if (job !== null && job.length > 100) throw new HttpError(400, "job name too long");
-  return { job, status, limit };
+  return { job, status, schedule, cursor, limit };
 }
 
 /** POST /runs/<id>: the job wrapper's signed report of how a run went. */
@@ -251,38 +288,57 @@ async function replay(env: Env, id: string): Promise<Response> {
 
 const names = (env: Env) => env.JOBS.jobs.map((j) => j.name);
 
-/** Every job of the plan with its next fire times, last run (the first of `recent`) and pause. */
-async function jobsWithNextRuns(env: Env, recent: Promise<RunRowsByJob>) {
+/** Every job of the plan with its next fire times, last run (the first of `recent`), pause and
+ * runtime schedule count. */
+async function jobsWithNextRuns(env: Env, recent: Promise<RunRowsByJob>, stats: ReturnType<typeof statusCounts>) {
   const cfg = env.JOBS;
   const error = planError(cfg);
   if (error) throw new HttpError(503, error);
-  const [runs, paused] = await Promise.all([recent, pausedJobs(env.DB)]);
+  const [runs, paused, { schedules }] = await Promise.all([recent, pausedJobs(env.DB), stats]);
   const now = Date.now();
   const next = new Map<string, string[]>(); // jobs with one schedule and timezone share them
   return cfg.jobs.map((job) => {
-    const key = `${job.s} ${job.timezone}`;
+    const key = `${job.s} ${job.timezone} ${job.start} ${job.end}`;
     let times = next.get(key);
     if (job.enabled && !times) next.set(key, (times = upcoming(cfg, job, now, 3).map((t) => iso(t))));
-    return { ...job, next: (job.enabled && times) || [], last: runs.get(job.name)?.[0] ?? null, paused: paused.get(job.name) ?? null };
+    return { ...job, next: (job.enabled && times) || [], last: runs.get(job.name)?.[0] ?? null, paused: paused.get(job.name) ?? null, schedules: schedules[job.name] ?? 0 };
   });
+}
+
+/** A schedule filter names its job's runs: the job given, or the schedule's (404 if gone). */
+async function scheduleJob(env: Env, filter: { job: string | null; schedule: string | null }): Promise<void> {
+  const schedule = filter.schedule;
+  if (!schedule || filter.job) return;
+  const row = await env.DB.prepare("SELECT job FROM schedules WHERE id = ?1").bind(schedule).first<{ job: string }>();
+  if (!row) throw new HttpError(404, `no such schedule: ${schedule} (give job= too for the runs of a deleted one)`);
+  filter.job = row.job;
 }
 
 async function dashboard(env: Env, url: URL): Promise<Response> {
   const filter = runFilter(url);
+  await scheduleJob(env, filter);
   const recent = recentRuns(env.DB, names(env), 30);
+  const stats = statusCounts(env.DB);
   const [jobs, runs, { counts }, skew, strips, action, policy] = await Promise.all([
-    jobsWithNextRuns(env, recent),
+    jobsWithNextRuns(env, recent, stats),
     listRuns(env.DB, filter),
-    statusCounts(env.DB),
+    stats,
     stateValue(env.DB, "skew"),
     recent,
     actionToken(env.ADMIN_TOKEN),
     dashboardPolicy(),
   ]);
+  const job = url.searchParams.get("schedules");
+  let schedules;
+  if (job) {
+    const page = await (await listRoute(env, job, new URL(`/?cursor=${encodeURIComponent(url.searchParams.get("after") ?? "")}`, url))).json<{ schedules: []; next_cursor: string | null }>();
+    schedules = { job, rows: page.schedules, next_cursor: page.next_cursor };
+  }
   const html = renderDashboard({
     mode: env.JOBS.mode,
     jobs,
     runs,
+    schedules,
     counts,
     now: Date.now(),
     strips: Object.fromEntries(strips),

@@ -91,3 +91,11 @@ export function nextWall(c: Compiled, wall: number): number | null {
   }
   return null;
 }
+
+/** A run's jitter in whole minutes, from its execution id (FNV-1a 32 of its ASCII): the same run
+ * always lands in the same minute, in Python too (schedule.py jitter_offset). */
+export function jitterOffset(id: string, minutes = 0): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; minutes && i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return minutes ? h % minutes : 0;
+}

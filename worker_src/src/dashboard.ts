@@ -6,7 +6,9 @@ import type { JobSpec, RunRow } from "./types";
 
 export interface DashboardData {
   mode: string;
-  jobs: (JobSpec & { next: string[]; last: RunRow | null; paused?: Pause | null })[];
+  jobs: (JobSpec & { next: string[]; last: RunRow | null; paused?: Pause | null; schedules?: number })[];
+  /** One job's runtime schedules, a page of them, when the page asks (`?schedules=<job>`). */
+  schedules?: { job: string; rows: { id: string; schedule?: string; every?: string; at?: string; timezone: string; next: string[]; paused: boolean; external_id: string | null }[]; next_cursor: string | null };
   runs: RunRow[];
   counts: Record<string, number>;
   now: number;
@@ -108,7 +110,7 @@ export function renderDashboard(d: DashboardData): string {
         : "";
       return (
         `<tr data-job="${esc(j.name)}"><td><b>${esc(j.name)}</b><div class="muted">${esc(j.description)}</div></td>` +
-        `<td><code>${esc(j.schedule)}</code></td><td>${esc(j.timezone)}</td><td>${state}</td>` +
+        `<td><code>${esc(j.schedule)}</code>${j.runtime ? `<div><a href="/?schedules=${encodeURIComponent(j.name)}">${esc(j.schedules ?? 0)} runtime schedules</a></div>` : ""}</td><td>${esc(j.timezone)}</td><td>${state}</td>` +
         `<td>${badge(j.last?.status)} ${j.last ? time(j.last.scheduled_time, d.now) : ""}<div class="strip">${strip}</div></td><td>${acts}</td></tr>`
       );
     })
@@ -116,7 +118,7 @@ export function renderDashboard(d: DashboardData): string {
   const runRows = d.runs
     .map(
       (r) =>
-        `<tr><td><code>${esc(r.execution_id)}</code></td><td>${badge(r.status)}</td><td>${esc(r.trigger)}</td>` +
+        `<tr><td><code>${esc(r.execution_id)}</code>${r.execution_id.split("@").length === 3 ? `<div class="muted">schedule ${esc(r.execution_id.split("@")[1])}</div>` : ""}</td><td>${badge(r.status)}</td><td>${esc(r.trigger)}</td>` +
         `<td>${time(r.scheduled_time, d.now)}</td><td class="n">${esc(r.attempts)}</td><td class="n">${esc(duration(r))}</td>` +
         `<td class="muted">${esc(r.last_error ?? "")}</td>` +
         `<td>${["failed", "dead", "skipped"].includes(r.status) ? button(`/runs/${encodeURIComponent(r.execution_id)}/replay`, "replay") : ""}</td></tr>`,
@@ -134,7 +136,20 @@ export function renderDashboard(d: DashboardData): string {
     `<h1>cronflare</h1><div class="muted">${esc(d.jobs.length)} jobs, ${esc(d.mode)} mode${skew}</div><div id="msg" role="status"></div>` +
     `<div class="cards">${card("succeeded", d.counts.succeeded ?? 0)}${card("failed", d.counts.failed ?? 0, "failed")}${card("dead", d.counts.dead ?? 0, "dead")}${card("skipped", d.counts.skipped ?? 0)}</div>` +
     `<h2>Jobs</h2><table id="jobs"><thead><tr><th>job</th><th>schedule</th><th>timezone</th><th>next run</th><th>last runs</th><th></th></tr></thead><tbody>${jobRows}</tbody></table>` +
+    (d.schedules ? schedulesTable(d.schedules, d.now) : "") +
     `<h2>Recent runs</h2>${filter}<table id="runs"><thead><tr><th>execution</th><th>status</th><th>trigger</th><th>scheduled</th><th>attempts</th><th>duration</th><th>last error</th><th></th></tr></thead>` +
     `<tbody>${runRows || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table><script>${SCRIPT}</script></body></html>`
+  );
+}
+
+/** A page of one job's runtime schedules, with a link to the next. */
+function schedulesTable(page: NonNullable<DashboardData["schedules"]>, now: number): string {
+  const rows = page.rows
+    .map((r) => `<tr><td><code>${esc(r.id)}</code></td><td><code>${esc(r.schedule ?? (r.every ? `every ${r.every}` : `at ${r.at}`))}</code></td><td>${esc(r.timezone)}</td><td>${r.paused ? badge("paused") : time(r.next[0] ?? null, now)}</td><td class="muted">${esc(r.external_id ?? "")}</td></tr>`)
+    .join("");
+  const more = page.next_cursor ? `<a href="/?schedules=${encodeURIComponent(page.job)}&amp;after=${encodeURIComponent(page.next_cursor)}">next page</a>` : "";
+  return (
+    `<h2>Runtime schedules of ${esc(page.job)}</h2><table id="schedules"><thead><tr><th>id</th><th>schedule</th><th>timezone</th><th>next run</th><th>external id</th></tr></thead>` +
+    `<tbody>${rows || '<tr><td colspan="5" class="muted">None.</td></tr>'}</tbody></table>${more}`
   );
 }

@@ -87,14 +87,16 @@ function byMinute(batch: CreatedRun[]): { minutes: Minute[]; runs: CreatedRun[][
   let minute: Minute | undefined;
   for (const run of batch) {
     // One minute's runs share their time and trigger strings: a new group costs the slice.
-    if (!minute || minute.scheduled_time !== run.scheduled_time || minute.trigger !== run.trigger) {
-      const suffix = run.execution_id.slice(run.job.length);
-      minutes.push((minute = { suffix, scheduled_time: run.scheduled_time, trigger: run.trigger, attempt: 1, jobs: [] }));
+    // A run's id is its prefix (its job, or `<job>@<schedule id>`) and the minute after its last '@'.
+    const at = run.execution_id.lastIndexOf("@");
+    const prefix = at === run.job.length ? run.job : run.execution_id.slice(0, at);
+    if (!minute || minute.scheduled_time !== run.scheduled_time || minute.trigger !== run.trigger || !run.execution_id.endsWith(minute.suffix)) {
+      minutes.push((minute = { suffix: run.execution_id.slice(at), scheduled_time: run.scheduled_time, trigger: run.trigger, attempt: 1, jobs: [] }));
       runs.push([]);
     }
-    minute.jobs.push(run.job);
+    minute.jobs.push(prefix);
     runs.at(-1)!.push(run);
-    if (run.args) (minute.args ??= {})[run.job] = JSON.parse(run.args);
+    if (run.args) (minute.args ??= {})[prefix] = JSON.parse(run.args);
   }
   return { minutes, runs };
 }

@@ -15,34 +15,50 @@ export function planError(cfg: JobsConfig): string | null {
   return Array.isArray(cfg.groups) ? null : "the plan has no groups";
 }
 
-/** The plan's groups by timezone: a pair's `jobs` index cfg.jobs. */
+/** The plan's groups by timezone: a pair's `jobs` index cfg.jobs. Jobs with jitter are in groups
+ * of their own (flagged 1): a tick looks further back for them (src/tick.ts dueRuns). */
 type Pair = { c: Compiled; jobs: number[] };
 type Zone = { tz: string; pairs: Pair[] };
-const grouped = new WeakMap<JobsConfig, Zone[]>();
+type Zones = { plain: Zone[]; jittered: Zone[]; jitter: number };
+const grouped = new WeakMap<JobsConfig, Zones>();
 
 /** Built once per isolate and plan from the plan's groups: no walk over the jobs themselves,
  * which at 10,000 jobs would be most of a new isolate's first tick. */
-function zonesOf(cfg: JobsConfig): Zone[] {
+function zonesOf(cfg: JobsConfig): Zones {
   let zones = grouped.get(cfg);
   if (!zones) {
-    const byTz = new Map<string, Zone>();
-    for (const [tz, s, jobs] of cfg.groups) {
+    const plain = new Map<string, Zone>();
+    const jittered = new Map<string, Zone>();
+    let jitter = 0;
+    const add = (byTz: Map<string, Zone>, tz: string, c: Compiled, jobs: number[]) => {
       let zone = byTz.get(tz);
       if (!zone) byTz.set(tz, (zone = { tz, pairs: [] }));
-      zone.pairs.push({ c: cfg.schedules[s]!, jobs });
+      if (jobs.length) zone.pairs.push({ c, jobs });
+    };
+    for (const [tz, s, jobs, late] of cfg.groups) {
+      // Only a jittered group's jobs are looked at: a new isolate touching all 10,000 costs ms.
+      if (late) for (const i of jobs) jitter = Math.max(jitter, cfg.jobs[i]!.jitter ?? 0);
+      add(late ? jittered : plain, tz, cfg.schedules[s]!, jobs);
     }
-    zones = [...byTz.values()];
+    zones = { plain: [...plain.values()], jittered: [...jittered.values()], jitter };
     grouped.set(cfg, zones);
   }
   return zones;
 }
 
 /** The timezones of the plan's enabled jobs. */
-export const zonesIn = (cfg: JobsConfig): string[] => zonesOf(cfg).map((zone) => zone.tz);
+export const zonesIn = (cfg: JobsConfig): string[] => {
+  const { plain, jittered } = zonesOf(cfg);
+  return [...new Set([...plain, ...jittered].map((zone) => zone.tz))];
+};
 
-/** Call `each` for every enabled job due in (from, to], minute by minute. */
-export function dueIn(cfg: JobsConfig, from: number, to: number, each: (t: number, job: JobSpec) => void): void {
-  const zones = zonesOf(cfg);
+/** The longest jitter of the plan's enabled jobs, in minutes. */
+export const maxJitter = (cfg: JobsConfig): number => zonesOf(cfg).jitter;
+
+/** Call `each` for every enabled job due in (from, to], minute by minute: the jobs without
+ * jitter, or (`jittered`) those with. */
+export function dueIn(cfg: JobsConfig, from: number, to: number, each: (t: number, job: JobSpec) => void, jittered = false): void {
+  const zones = jittered ? zonesOf(cfg).jittered : zonesOf(cfg).plain;
   for (let t = Math.floor(from / MINUTE) * MINUTE + MINUTE; t <= to; t += MINUTE) {
     for (const zone of zones) {
       const { wall, from: first, repeated } = minuteIn(t, zone.tz);
@@ -55,19 +71,31 @@ export function dueIn(cfg: JobsConfig, from: number, to: number, each: (t: numbe
   }
 }
 
-/** The next `count` due instants of a job strictly after `after` (looking at ≤10,000 wall times). */
-export function upcoming(cfg: JobsConfig, job: JobSpec, after: number, count: number): number[] {
-  const c = cfg.schedules[job.s]!;
+/** Whether a job's runs may happen at t: at or after its start, before its end. */
+export const inWindow = (job: { start?: string; end?: string }, t: number) =>
+  !(job.start && t < Date.parse(job.start)) && !(job.end && t >= Date.parse(job.end));
+
+/** The next `count` fire instants of a compiled schedule read in `tz`, strictly after `after`
+ * and before `end` (looking at ≤10,000 wall times). */
+export function fireTimes(c: Compiled, tz: string, after: number, count: number, end = Infinity): number[] {
   const out: number[] = [];
   let last = after;
-  let w = Math.floor(wallOf(after, job.timezone) / MINUTE) * MINUTE + MINUTE;
+  let w = Math.floor(wallOf(after, tz) / MINUTE) * MINUTE + MINUTE;
   for (let i = 0; out.length < count && i < 10_000; i++) {
     const wall = nextWall(c, w);
     if (wall === null) break;
     // Several skipped wall times map to the same gap end; a fold's second pass maps backwards.
-    const t = instantOf(wall, job.timezone);
+    const t = instantOf(wall, tz);
+    if (t >= end) break;
     if (t > last) out.push((last = t));
     w = wall + MINUTE;
   }
   return out;
+}
+
+/** The next `count` due instants of a job strictly after `after`, within its start and end. */
+export function upcoming(cfg: JobsConfig, job: JobSpec, after: number, count: number): number[] {
+  if (job.s === undefined) return [];
+  const start = job.start ? Date.parse(job.start) - 1 : after;
+  return fireTimes(cfg.schedules[job.s]!, job.timezone, Math.max(after, start), count, job.end ? Date.parse(job.end) : Infinity);
 }

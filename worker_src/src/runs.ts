@@ -12,6 +12,8 @@ export interface NewRuns {
   trigger: Trigger;
   status: "queued" | "skipped";
   last_error?: string;
+  /** Each entry names a run's id prefix, `<job>@<schedule id>` (src/schedules.ts), not its job. */
+  prefixed?: boolean;
   jobs: (string | [name: string, args: string])[];
 }
 
@@ -25,11 +27,15 @@ const ROWS_PER_INSERT = 46;
 const INSERT_BYTES = 1_000_000;
 const insertSqls = new Map<number, string>();
 
-/** The INSERT of `rows` runs of one minute: ?1-?7 what they share, then a name and args a run. */
+/** The INSERT of `rows` runs of one minute: ?1-?7 what they share, then a name and args a run
+ * (negative `rows`: id prefixes, whose job is the text before their '@'). */
 function insertSql(rows: number): string {
   let sql = insertSqls.get(rows);
   if (!sql) {
-    const tuples = Array.from({ length: rows }, (_, i) => `(?${8 + 2 * i} || ?1, ?${8 + 2 * i}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`);
+    const tuples = Array.from({ length: Math.abs(rows) }, (_, i) => {
+      const name = `?${8 + 2 * i}`;
+      return `(${name} || ?1, ${rows < 0 ? `substr(${name}, 1, instr(${name}, '@') - 1)` : name}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`;
+    });
     sql = `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, updated_at, finished_at, args) VALUES ${tuples.join(", ")}`;
     insertSqls.set(rows, sql);
   }
@@ -63,7 +69,7 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
         else values.push(job[0], job[1]);
         bytes += typeof job === "string" ? job.length : job[0].length + job[1].length;
       }
-      statements.push(db.prepare(insertSql(end - start)).bind(...values));
+      statements.push(db.prepare(insertSql(set.prefixed ? start - end : end - start)).bind(...values));
       chunks.push({ set, jobs: start === 0 && end === set.jobs.length ? set.jobs : set.jobs.slice(start, end) });
       start = end;
     }
@@ -87,7 +93,7 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
         const name = typeof job === "string" ? job : job[0];
         const execution_id = name + suffix;
         if (pick && !pick.has(execution_id)) continue;
-        const run: CreatedRun = { execution_id, job: name, scheduled_time, trigger };
+        const run: CreatedRun = { execution_id, job: set.prefixed ? name.slice(0, name.indexOf("@")) : name, scheduled_time, trigger };
         if (typeof job !== "string") run.args = job[1];
         created.push(run);
       }
@@ -110,7 +116,7 @@ async function queuedAmong(db: D1Database, jobs: NewRuns["jobs"], suffix: string
   return new Set(results.map((r) => r.execution_id));
 }
 
-const bumpStatement = (db: D1Database, name: string, n: number) =>
+export const bumpStatement = (db: D1Database, name: string, n: number) =>
   db.prepare("INSERT INTO counters (name, n) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n").bind(name, n);
 
 /** Add `n` to a counter of `counters` (migrations/0004), such as `alerts:sent`. */
@@ -184,39 +190,51 @@ export const attemptStatement = (db: D1Database, id: string, attempts: number, e
 export const SCAN_LIMIT = 1000;
 const TROUBLE = ["failed", "dead", "skipped"];
 
-/** A job's runs are the keys `<job>@...`: '@' sorts just before 'A'. */
-const JOB_RANGE = "execution_id > ?2 || '@' AND execution_id < ?2 || 'A'";
-
-/** Runs newest first, filtered by job and status, each read bounded whatever the log's size
- * (migrations/0006): all runs along runs_by_time; a job's along its key range; failed, dead and
- * skipped runs along runs_trouble (and runs_job_trouble); other statuses among the newest
- * SCAN_LIMIT runs (of the job). */
+/** Runs newest first, filtered by job, schedule and status, a page after `cursor`, each read
+ * bounded whatever the log's size (migrations/0006): all runs along runs_by_time; a job's along
+ * its key range (`<job>@...`, '@' sorts just before 'A'), a runtime schedule's along its own
+ * (`<job>@<schedule>@...`); failed, dead and skipped runs along runs_trouble (and
+ * runs_job_trouble); other statuses among the newest SCAN_LIMIT runs of the range. By time, ties
+ * go by id as the indexes hold them, and a page after a cursor is two bounded range reads. */
 export async function listRuns(
   db: D1Database,
-  filter: { job?: string | null; status?: string | null; limit: number },
+  filter: { job?: string | null; status?: string | null; schedule?: string | null; cursor?: string | null; limit: number },
 ): Promise<RunRow[]> {
-  const { job, status, limit } = filter;
-  const newest = (from: string, order: string) => `SELECT * FROM ${from} ORDER BY ${order} DESC LIMIT ${status ? SCAN_LIMIT : "?1"}`;
+  const { job, status, schedule, cursor, limit } = filter;
+  const values: unknown[] = [];
+  const p = (value: unknown) => `?${values.push(value)}`;
+  const n = status && !(TROUBLE.includes(status) && !schedule) ? SCAN_LIMIT : limit;
+  const [time, id] = cursor ? [cursor.slice(0, cursor.indexOf("~")), cursor.slice(cursor.indexOf("~") + 1)] : [];
   let sql: string;
-  let values: unknown[];
-  if (status && TROUBLE.includes(status)) {
-    // The status is a literal from a fixed list, so SQLite can prove runs_trouble covers it.
-    [sql, values] = job
-      ? [`SELECT * FROM runs INDEXED BY runs_job_trouble WHERE job = ?2 AND status = '${status}' ORDER BY scheduled_time DESC LIMIT ?1`, [limit, job]]
-      : [`SELECT * FROM runs INDEXED BY runs_trouble WHERE status = '${status}' ORDER BY scheduled_time DESC LIMIT ?1`, [limit]];
-  } else if (job) {
-    const scan = newest(`runs WHERE ${JOB_RANGE}`, "execution_id");
-    [sql, values] = status ? [`SELECT * FROM (${scan}) WHERE status = ?3 LIMIT ?1`, [limit, job, status]] : [scan, [limit, job]];
+  if (schedule || (job && !(status && TROUBLE.includes(status)))) {
+    const low = p(schedule ? `${job}@${schedule}@` : `${job}@`);
+    const high = schedule ? `${low} || '~'` : p(`${job}A`);
+    sql = `SELECT * FROM runs WHERE execution_id > ${low} AND execution_id < ${high}${cursor ? ` AND execution_id < ${p(id)}` : ""} ORDER BY execution_id DESC LIMIT ${n}`;
   } else {
-    const scan = newest("runs INDEXED BY runs_by_time", "scheduled_time");
-    [sql, values] = status ? [`SELECT * FROM (${scan}) WHERE status = ?2 LIMIT ?1`, [limit, status]] : [scan, [limit]];
+    // The status is a literal from a fixed list, so SQLite can prove runs_trouble covers it.
+    const base = status && TROUBLE.includes(status)
+      ? `SELECT * FROM runs INDEXED BY ${job ? `runs_job_trouble WHERE job = ${p(job)} AND` : "runs_trouble WHERE"} status = '${status}'`
+      : "SELECT * FROM runs INDEXED BY runs_by_time WHERE 1";
+    const order = `ORDER BY scheduled_time DESC, execution_id LIMIT ${n}`;
+    if (!cursor) sql = `${base} ${order}`;
+    else {
+      const t = p(time);
+      sql = `SELECT * FROM (${base} AND scheduled_time = ${t} AND execution_id > ${p(id)} ORDER BY execution_id LIMIT ${n}) UNION ALL SELECT * FROM (${base} AND scheduled_time < ${t} ${order}) LIMIT ${n}`;
+    }
   }
+  if (n !== limit) sql = `SELECT * FROM (${sql}) WHERE status = ${p(status)} LIMIT ${limit}`;
   const { results } = await db
     .prepare(sql)
     .bind(...values)
     .all<RunRow>();
   return results;
 }
+
+/** Where the page after these runs starts, when there may be one. */
+export const nextCursor = (runs: RunRow[], limit: number) => (runs.length === limit ? `${runs.at(-1)!.scheduled_time}~${runs.at(-1)!.execution_id}` : null);
+
+/** A job's runs are the keys `<job>@...`: '@' sorts just before 'A'. */
+const JOB_RANGE = "execution_id > ?2 || '@' AND execution_id < ?2 || 'A'";
 
 export type RunRowsByJob = Map<string, RunRow[]>;
 
@@ -230,21 +248,24 @@ export async function recentRuns(db: D1Database, jobs: string[], count: number):
 }
 
 /** Runs by status from `counters` (migrations/0004), which pruning leaves alone: every run that
- * ended, over all time, and the runs in flight now; and the alerts sent and failed. */
-export async function statusCounts(db: D1Database): Promise<{ counts: Record<string, number>; alerts: Record<string, number> }> {
+ * ended, over all time, and the runs in flight now; the alerts sent and failed; and each job's
+ * runtime schedules. */
+export async function statusCounts(db: D1Database): Promise<{ counts: Record<string, number>; alerts: Record<string, number>; schedules: Record<string, number> }> {
   const { results } = await db.prepare("SELECT name, n FROM counters").all<{ name: string; n: number }>();
   const counts: Record<string, number> = {};
   const alerts: Record<string, number> = {};
+  const schedules: Record<string, number> = {};
   for (const { name, n } of results) {
     const [kind, key] = name.split(":") as [string, string];
     if (kind === "runs") counts[key] = n;
     else if (kind === "alerts") alerts[key] = n;
+    else if (kind === "schedules" && n) schedules[key] = n;
   }
   // Created over all time, less those that ended: the runs queued, dispatched or running now.
   const { created = 0, ...ended } = counts;
   counts.in_flight = Math.max(0, created - TERMINAL.reduce((sum, s) => sum + (ended[s] ?? 0), 0));
   delete counts.created;
-  return { counts, alerts };
+  return { counts, alerts, schedules };
 }
 
 const ENDED = "status <> 'queued' AND status <> 'dispatched' AND status <> 'running'";

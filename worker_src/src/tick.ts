@@ -1,11 +1,12 @@
 /** scheduled(): find every run due since the last evaluated minute, record it, dispatch it. */
 import { flushAlerts, noteMissed } from "./alerts";
 import { dispatchNow } from "./direct";
-import { HOUR, MINUTE } from "./cron";
-import { dueIn, planError, zonesIn } from "./due";
+import { HOUR, jitterOffset, MINUTE } from "./cron";
+import { dueIn, inWindow, maxJitter, planError, zonesIn } from "./due";
 import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneMinutes, pruneRuns, saveSpans, schedulerState } from "./runs";
 import { checkSkew, readSkew, skewDue } from "./skew";
-import type { Env, JobsConfig } from "./types";
+import { dueSchedules, moveSchedules } from "./schedules";
+import type { Env, JobSpec } from "./types";
 import { learnSpan, learnSpans, type Span, spanOf } from "./zone";
 
 /** Old runs a tick prunes from a backlog (pruneRuns): about 4 rows read each (docs/WORKER.md). */
@@ -19,34 +20,44 @@ export const executionId = (job: string, minute: number) =>
   `${job}@${iso(minute).slice(0, 16)}Z`;
 
 /** The runs due in (from, to], by minute: `cron` at `to`, `catchup` before it, `skipped` beyond
- * the catch-up window, and `skipped` for a paused job, with `paused` and its reason. */
+ * the catch-up window, and `skipped` for a paused job, with `paused` and its reason. None outside
+ * a job's [start, end). A job with jitter is dispatched its run's jitter after the minute (its id
+ * and scheduled time stay the minute's), so its minutes are looked at from that far back. */
 export function dueRuns(env: Env, from: number, to: number, paused: Map<string, Pause> = NONE): NewRuns[] {
   const cfg = env.JOBS;
   const window = cfg.catchup_window_minutes * MINUTE;
   const reason = `missed tick, older than the ${cfg.catchup_window_minutes}-minute catch-up window`;
-  const sets: NewRuns[] = [];
-  let minute = Number.NaN;
+  const sets = new Map<number, NewRuns>();
+  let key = Number.NaN;
   let set: NewRuns = { suffix: "", scheduled_time: "", trigger: "cron", status: "queued", jobs: [] };
-  dueIn(cfg, from, to, (t, job) => {
-    if (t !== minute) {
-      minute = t;
-      const late = to - t > window;
-      set = {
-        suffix: executionId("", t),
-        scheduled_time: iso(t),
-        trigger: t === to ? "cron" : "catchup",
-        status: late ? "skipped" : "queued",
-        last_error: late ? reason : undefined,
-        jobs: [],
-      };
-      sets.push(set);
+  /** The run of `job` at minute t, dispatched at minute d. */
+  const add = (t: number, d: number, job: JobSpec) => {
+    if ((job.start || job.end) && !inWindow(job, t)) return;
+    const late = to - d > window;
+    const k = t * 4 + (late ? 2 : 0) + (d === to ? 1 : 0);
+    if (k !== key) {
+      key = k;
+      let found = sets.get(k);
+      if (!found) {
+        found = { suffix: executionId("", t), scheduled_time: iso(t), trigger: d === to ? "cron" : "catchup", status: late ? "skipped" : "queued", last_error: late ? reason : undefined, jobs: [] };
+        sets.set(k, found);
+      }
+      set = found;
     }
     const entry = job.args ? ([job.name, JSON.stringify(job.args)] as [string, string]) : job.name;
     const pause = paused.size > 0 ? paused.get(job.name) : undefined;
-    if (pause) sets.push({ ...set, status: "skipped", last_error: pausedError(pause), jobs: [entry] });
+    if (pause) sets.set(-sets.size - 1, { ...set, status: "skipped", last_error: pausedError(pause), jobs: [entry] });
     else set.jobs.push(entry);
-  });
-  return sets.filter((s) => s.jobs.length > 0);
+  };
+  dueIn(cfg, from, to, (t, job) => add(t, t, job));
+  const jitter = maxJitter(cfg);
+  if (jitter) {
+    dueIn(cfg, from - jitter * MINUTE, to, (t, job) => {
+      const d = t + jitterOffset(executionId(job.name, t), job.jitter) * MINUTE;
+      if (d > from && d <= to) add(t, d, job);
+    }, true);
+  }
+  return [...sets.values()].filter((s) => s.jobs.length > 0);
 }
 
 const NONE = new Map<string, Pause>();
@@ -70,10 +81,15 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   if (last === null) await advanceMinute(env.DB, from);
   // D1 is the outbox: the runs are in the log before any is sent, and the minute advances only
   // once they are. A tick that died in between left them queued; this one finds them again.
-  await dispatchNow(env, await insertRuns(env.DB, dueRuns(env, from, now, paused), true), iso(now));
+  // Runtime schedules move on only once their runs are dispatched: a tick that dies before finds
+  // them still due, and their runs (the same ids) already in the log.
+  const runtime = await dueSchedules(env, now, paused);
+  const sets = dueRuns(env, from, now, paused);
+  await dispatchNow(env, await insertRuns(env.DB, runtime ? [...sets, ...runtime.sets] : sets, true), iso(now));
+  if (runtime) await moveSchedules(env.DB, runtime.moves);
   await advanceMinute(env.DB, now);
   if (last !== null && now - last > (cfg.catchup_window_minutes + 1) * MINUTE && cfg.alert_on.includes("missed")) await noteMissed(env, last, now);
-  await keepSpans(env.DB, cfg, now, spans);
+  await keepSpans(env.DB, [...zonesIn(cfg), ...(runtime?.zones ?? [])], now, spans);
   await failSilentRuns(env.DB, from, now, cfg.report_timeout_seconds * 1000);
   // After the dispatch: the minutes that left the retention, then a little of any backlog.
   await pruneMinutes(env.DB, from, now, cfg.run_retention_days);
@@ -83,12 +99,13 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   if (skewDue(readSkew(skew, cfg.catalog_hash), Date.now())) await checkSkew(env, Date.now());
 }
 
-/** Store a span for each of the plan's zones when D1 has none that lasts 3 more hours: learned
- * anew from Intl unless this isolate knows one. The next isolates' first ticks then read wall
- * clocks without Intl (src/zone.ts). About once a day. */
-async function keepSpans(db: D1Database, cfg: JobsConfig, now: number, stored: Record<string, Span>): Promise<void> {
+/** Store a span for each zone in use (the plan's, and those of the runtime schedules due) when D1
+ * has none that lasts 3 more hours: learned anew from Intl unless this isolate knows one. The
+ * next isolates' first ticks then read wall clocks without Intl (src/zone.ts). About once a day. */
+async function keepSpans(db: D1Database, inUse: string[], now: number, stored: Record<string, Span>): Promise<void> {
   const lasts = (span?: Span) => (span?.[1] ?? 0) > now + 3 * HOUR;
-  const zones = zonesIn(cfg).filter((tz) => tz !== "UTC");
+  const zones = [...new Set(inUse)].filter((tz) => tz !== "UTC");
   if (zones.every((tz) => lasts(stored[tz]))) return;
-  await saveSpans(db, Object.fromEntries(zones.map((tz) => [tz, lasts(spanOf(tz)) ? spanOf(tz)! : learnSpan(now, tz)])));
+  const fresh = zones.map((tz) => [tz, lasts(stored[tz]) ? stored[tz]! : lasts(spanOf(tz)) ? spanOf(tz)! : learnSpan(now, tz)]);
+  await saveSpans(db, { ...stored, ...Object.fromEntries(fresh) });
 }

@@ -29,10 +29,18 @@ export interface JobSpec {
   schedule: string;
   timezone: string;
   enabled: boolean;
-  /** Index of the job's compiled schedule in the plan's `schedules`. */
-  s: number;
+  /** Index of the job's compiled schedule in the plan's `schedules`; absent when the job has
+   * runtime schedules only. */
+  s?: number;
   /** The job's arguments; present only when it has some. */
   args?: Record<string, unknown>;
+  /** It takes runtime schedules (src/schedules.ts). */
+  runtime?: true;
+  /** Its runs happen at or after `start` and before `end` (ISO 8601 UTC). */
+  start?: string;
+  end?: string;
+  /** Minutes a run may start after its time (cron.ts jitterOffset). */
+  jitter?: number;
 }
 
 /** The deploy plan's Worker view: DeployPlan.worker_config(), shipped as the plan.js module. */
@@ -63,8 +71,9 @@ export interface JobsConfig {
   catalog_hash: string;
 }
 
-/** One (timezone, schedule) pair of the plan and the enabled jobs that share it. */
-export type Group = [tz: string, s: number, jobs: number[]];
+/** One (timezone, schedule) pair of the plan and the enabled jobs that share it; `jittered` (1)
+ * when they are the pair's jobs with jitter. */
+export type Group = [tz: string, s: number, jobs: number[], jittered?: 1];
 
 /** The env handlers see: JOBS is always there (the plan module unless a binding overrides it). */
 export interface Env {
@@ -76,6 +85,8 @@ export interface Env {
   SIGNING_KEY: string;
   SIGNING_KEY_NEXT?: string;
   ADMIN_TOKEN: string;
+  /** Manages runtime schedules and nothing else: what a user's app holds. */
+  SCHEDULES_TOKEN?: string;
   ALERT_WEBHOOK_URL?: string;
   /** Optional: how long one dispatch POST may take, in ms (default 15000). */
   DISPATCH_TIMEOUT_MS?: string;

@@ -21,6 +21,7 @@ export const TEST_BINDINGS = {
   SIGNING_KEY: "test-signing-key",
   SIGNING_KEY_NEXT: "test-signing-key-next",
   ADMIN_TOKEN: "test-admin-token",
+  SCHEDULES_TOKEN: "test-schedules-token",
   ALERT_WEBHOOK_URL: "https://alerts.test/hook",
   DISPATCH_TIMEOUT_MS: "300",
 };

@@ -51,14 +51,15 @@ export type BatchRun = JobMessage & { attempt: number; callback_url: string; arg
 export function batchRuns(body: string): BatchRun[][] {
   const { callback, minutes } = JSON.parse(body) as { callback: string; minutes: { suffix: string; scheduled_time: string; trigger: Trigger; attempt: number; jobs: string[]; args?: Record<string, unknown> }[] };
   return minutes.map((m) =>
-    m.jobs.map((job) => ({
-      execution_id: job + m.suffix,
-      job,
+    // An entry is a run's id prefix: its job, or `<job>@<schedule id>` for a runtime schedule's.
+    m.jobs.map((prefix) => ({
+      execution_id: prefix + m.suffix,
+      job: prefix.split("@")[0]!,
       scheduled_time: m.scheduled_time,
       trigger: m.trigger,
       attempt: m.attempt,
-      callback_url: callback + encodeURIComponent(job + m.suffix),
-      ...(m.args && job in m.args ? { args: m.args[job] } : {}),
+      callback_url: callback + encodeURIComponent(prefix + m.suffix),
+      ...(m.args && prefix in m.args ? { args: m.args[prefix] } : {}),
     })),
   );
 }

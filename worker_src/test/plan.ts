@@ -9,11 +9,11 @@ import type { Group, JobsConfig, JobSpec } from "../src/types";
 export function groupsOf(jobs: JobSpec[]): Group[] {
   const groups = new Map<string, Group>();
   jobs.forEach((j, i) => {
-    if (!j.enabled) return;
-    const key = `${j.timezone} ${j.s}`;
+    if (!j.enabled || j.s === undefined) return;
+    const key = `${j.timezone} ${j.s} ${!!j.jitter}`;
     const group = groups.get(key);
     if (group) group[2].push(i);
-    else groups.set(key, [j.timezone, j.s, [i]]);
+    else groups.set(key, j.jitter ? [j.timezone, j.s, [i], 1] : [j.timezone, j.s, [i]]);
   });
   return [...groups.values()];
 }

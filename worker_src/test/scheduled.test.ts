@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import type { JobsConfig } from "../src/types";
+import { jitterOffset } from "../src/cron";
+import { upcoming } from "../src/due";
 import { forgetSpans } from "../src/zone";
 import { JOBS, job, withJobs } from "./bindings";
 import { acceptingDispatcher, allRuns, batchRuns, recordingEnv, stubFetch, tick } from "./helpers";
@@ -298,5 +300,48 @@ describe("scheduled(): job arguments", () => {
     const bodies = Object.fromEntries(calls.flatMap((c) => batchRuns(c.body).flat()).map((b) => [b.job, b]));
     expect(bodies["with-args"]!.args).toEqual(ARGS);
     expect(bodies.plain).not.toHaveProperty("args");
+  });
+});
+
+describe("scheduled(): a catalog job's start, end and jitter", () => {
+  const minutes = (from: string, n: number) => Array.from({ length: n + 1 }, (_, m) => new Date(Date.parse(from) + m * 60_000).toISOString());
+
+  it("makes no run before start or at and after end, and shows next runs from start", async () => {
+    const windowed = job("windowed", "*/5 * * * *", { start: "2026-11-23T09:05:00.000Z", end: "2026-11-23T09:20:00.000Z" });
+    const { env: e, sent } = recordingEnv({ jobs: [windowed] });
+    for (const at of minutes("2026-11-23T09:00:00Z", 30)) await tick(e, at);
+    expect(sent.map((m) => m.execution_id)).toEqual(["windowed@2026-11-23T09:05Z", "windowed@2026-11-23T09:10Z", "windowed@2026-11-23T09:15Z"]);
+    expect(upcoming(e.JOBS, windowed, Date.parse("2026-11-23T08:00:00Z"), 5).map((t) => new Date(t).toISOString())).toEqual([
+      "2026-11-23T09:05:00.000Z",
+      "2026-11-23T09:10:00.000Z",
+      "2026-11-23T09:15:00.000Z",
+    ]);
+  });
+
+  it("dispatches a jittered run at its minute plus its id's offset, under the minute's id and time", async () => {
+    const spread = Array.from({ length: 12 }, (_, i) => job(`spread-${i}`, "0 * * * *", { jitter: 5 }));
+    const { env: e, sent } = recordingEnv({ jobs: [...spread, job("hourly", "0 * * * *")] });
+    const firstSeen = new Map<string, number>();
+    const ticks = minutes("2026-11-23T09:00:00Z", 8);
+    for (const [m, at] of ticks.entries()) {
+      await tick(e, at);
+      for (const r of sent) if (!firstSeen.has(r.execution_id)) firstSeen.set(r.execution_id, m);
+    }
+    expect(firstSeen.get("hourly@2026-11-23T09:00Z")).toBe(0);
+    const offsets = spread.map((j) => jitterOffset(`${j.name}@2026-11-23T09:00Z`, 5));
+    expect(spread.map((j) => firstSeen.get(`${j.name}@2026-11-23T09:00Z`))).toEqual(offsets);
+    expect(new Set(offsets).size).toBeGreaterThan(2); // spread over the minutes, not all at once
+    const runs = await allRuns();
+    expect(runs.filter((r) => r.job.startsWith("spread-")).every((r) => r.scheduled_time === "2026-11-23T09:00:00.000Z")).toBe(true);
+    expect(runs.filter((r) => r.job.startsWith("spread-")).map((r) => r.trigger)).toEqual(spread.map(() => "cron"));
+  });
+
+  it("catches a jittered run up after a missed tick, once", async () => {
+    const late = job("late", "0 * * * *", { jitter: 5 });
+    const { env: e, sent } = recordingEnv({ jobs: [late] });
+    await tick(e, "2026-11-23T08:58:00Z");
+    await tick(e, "2026-11-23T09:10:00Z"); // 08:59-09:09 missed
+    await tick(e, "2026-11-23T09:11:00Z");
+    expect(sent.map((m) => `${m.execution_id} ${m.trigger}`)).toEqual(["late@2026-11-23T09:00Z catchup"]);
   });
 });

@@ -1,5 +1,5 @@
 // Apply the real migrations once, and start every test from an empty run log and scheduler
-// state, no paused job, no counts or alerts, and a skew check just answered "in sync" (so that a tick asks the
+// state, no runtime schedule, no paused job, no counts or alerts, and a skew check just answered "in sync" (so that a tick asks the
 // dispatcher nothing unless a test says so: test/ops.test.ts).
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -18,6 +18,7 @@ beforeEach(async () => {
   await env.DB.batch([
     env.DB.prepare("DELETE FROM runs"),
     env.DB.prepare("DELETE FROM paused_jobs"),
+    env.DB.prepare("DELETE FROM schedules"),
     env.DB.prepare("DELETE FROM counters"),
     env.DB.prepare("DELETE FROM alert_outbox"),
     env.DB.prepare("DELETE FROM alert_state"),
