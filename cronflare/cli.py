@@ -1017,7 +1017,7 @@ def schedules_resume(
 def demo(
     hours: Annotated[float, typer.Option("--hours", min=0.02, max=24 * 7)] = 24,
     start: Annotated[
-        str | None, typer.Option("--start", help="ISO 8601; default today 00:00Z")
+        str | None, typer.Option("--start", help="ISO 8601; default the next minute")
     ] = None,
     catalog: CatalogOpt = None,
     chaos: Annotated[bool, typer.Option("--chaos", help="inject dispatcher faults")] = False,
@@ -1034,6 +1034,7 @@ def demo(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cronflare.client import Client
     from cronflare.local import demo as d
     from cronflare.local.stack import LocalStack
 
@@ -1053,6 +1054,14 @@ def demo(
                         dispatch_timeout_ms=1500) as stack:  # fmt: skip
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())  # fmt: skip
+            # The app's part: one schedule per customer, made through the client as a user's
+            # app would, with the token it would hold; their runs are owed like the catalog's.
+            with Client(stack.worker_url, stack.schedules_token) as client:
+                made = [client.schedules.create(**spec) for spec in d.demo_schedules(p, begin, end)]
+            if made:
+                expected.setdefault(made[0].job, set()).update(d.runtime_expected(made, begin, end))
+                shown.print(f"{len(made)} runtime schedules of {made[0].job}, made through "
+                            "cronflare.Client", markup=False, highlight=False)  # fmt: skip
             with Progress(*columns, console=shown, transient=True) as progress:
                 sent = d.simulate(stack, p, begin, end, progress, chaos=chaos)
                 task = progress.add_task("waiting for every run to end", total=None)

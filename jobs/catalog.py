@@ -132,5 +132,14 @@ CATALOG = Catalog(
             estimate_resources=Resources(cpu=1, memory=1024),  # for `cronflare cost` only
             expected_duration="3m",
         ),
+        # No schedule of its own: the app creates one per customer at runtime (cronflare.Client).
+        Job(
+            name="customer-digest",
+            description="One customer's digest, on the schedule the app made for that customer.",
+            handler=reports.customer_digest,
+            runtime_schedules=True,
+            timeout="2m",
+            expected_duration="2s",
+        ),
     ],
 )

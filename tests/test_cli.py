@@ -76,12 +76,12 @@ def bad_catalog(tmp_path: Path) -> str:
 def test_check_accepts_the_example_catalog():
     r = run("check")
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("ok: 14 jobs (14 enabled) in jobs.catalog:CATALOG; stack local")
+    assert r.stdout.startswith("ok: 15 jobs (15 enabled) in jobs.catalog:CATALOG; stack local")
 
 
 def test_check_reads_a_stack_file():
     r = run("check", "--stack", "dev")
-    assert r.exit_code == 0 and "(11 enabled)" in r.stdout and "stack dev" in r.stdout
+    assert r.exit_code == 0 and "(12 enabled)" in r.stdout and "stack dev" in r.stdout
 
 
 def test_check_reports_every_problem_one_line_each_without_traceback(bad_catalog: str):
@@ -135,7 +135,7 @@ def test_next_table_shows_local_and_utc_times():
 def test_next_without_a_job_lists_every_enabled_job():
     r = run("next", "--json", "-n", "1", "--stack", "dev")
     data = json.loads(r.stdout)
-    assert "embeddings-refresh" not in data and len(data) == 11
+    assert "embeddings-refresh" not in data and len(data) == 12
 
 
 def test_next_unknown_job_and_bad_time():
@@ -150,7 +150,7 @@ def test_plan_json_is_the_deploy_plan():
     r = run("plan", "--json")
     data = json.loads(r.stdout)
     assert data["version"] == 2 and data["mode"] == "tick"
-    assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 14
+    assert data["cron_triggers"] == ["* * * * *"] and len(data["jobs"]) == 15
 
 
 def test_plan_flags_override_the_stack(tmp_path: Path):
@@ -325,4 +325,4 @@ def test_an_internal_error_is_one_line_with_exit_2(monkeypatch, capsys):
 def test_the_installed_console_script_runs():
     exe = Path(sys.executable).with_name("cronflare")
     r = subprocess.run([str(exe), "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.startswith("ok: 14 jobs"), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("ok: 15 jobs"), r.stderr

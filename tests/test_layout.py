@@ -40,6 +40,7 @@ ALLOWED = {
         "cronflare.plan",
         "cronflare.settings",
         "cronflare.bundle",
+        "cronflare.client",  # the demo creates runtime schedules as a user's app would
     ),
     "cronflare.cli": ("cronflare",),
 }

@@ -131,7 +131,9 @@ def test_plan_of_many_jobs_keeps_one_trigger_set():
 
 def test_the_report_timeout_covers_the_longest_job_with_all_its_attempts():
     # embeddings-refresh: 30 min, 3 attempts, retry delays up to 60 s: 5,400 + 120 + 600 margin
-    assert plan(CATALOG, local_settings()).report_timeout_seconds == 30 * 60 * 3 + 2 * 60 + 600
+    # customer-digest takes runtime schedules, whose jitter may be up to an hour: 3,600 s more.
+    timeout = plan(CATALOG, local_settings()).report_timeout_seconds
+    assert timeout == 30 * 60 * 3 + 2 * 60 + 3600 + 600
     nothing = plan(catalog("0 0 * * *"), local_settings(jobs={"j0": JobOverride(enabled=False)}))
     assert nothing.report_timeout_seconds == 600
 

@@ -4,9 +4,10 @@ import { build } from "esbuild";
 import { statSync } from "node:fs";
 import { WORKER_BUILD } from "./esbuild.options.mjs";
 
-// 40 KiB (docs/WORKER.md, "Build, test, size"): schedules arrive compiled in plan.js, so no cron
-// library is bundled (croner, 33 KB, is a devDependency: the tests' oracle and the bench's
-// baseline); the room above the 22 KB scheduler is the admin API and dashboard people act from.
+// 64 KiB (docs/WORKER.md, "Build, test, size"): the catalog's schedules arrive compiled in
+// plan.js, so no cron library is bundled (croner, 33 KB, is a devDependency: the tests' oracle
+// and the bench's baseline). Runtime schedules arrive over HTTP, so the Worker carries its own
+// small compiler (src/compile.ts) and the schedules API: the budget went from 40 to 64 KiB.
 const LIMIT = 64 * 1024;
 const outfile = new URL("./dist/worker.js", import.meta.url).pathname;
 await build({ ...WORKER_BUILD, entryPoints: [new URL("./src/index.ts", import.meta.url).pathname], outfile });

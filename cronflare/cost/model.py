@@ -47,18 +47,19 @@ GPU_PRICE_KEY = {
 # Written: its INSERT 2 (the row, runs_by_time), `dispatched` 1, its report 2 (the row, its end's
 # count), pruning 1 (measured 5.98).
 D1_WRITTEN_PER_RUN = 6
-# Read: `dispatched` 1, its report 2, the silent-run sweep 1, pruning 1 (measured 5.02).
-D1_READ_PER_RUN = 6
+# Read: its report 2, the silent-run sweep 1, pruning 1; `dispatched` is an upsert of the tick's
+# answers, which D1 counts as no row read (measured 4.02; 5.02 while it was an UPDATE a run).
+D1_READ_PER_RUN = 5
 # The tick POSTs a minute's runs to the dispatcher itself, in signed batches of up to 500: a run
 # that succeeds at its first dispatch never touches the queue (measured 0).
 QUEUE_OPS_PER_RUN = 0
 # Its report, the job wrapper's signed POST; its dispatch rides the tick's invocation (measured 1).
 INVOCATIONS_PER_RUN = 1
 # Each tick's own statements, whatever its runs: the scheduler's state, the last minute, the
-# runs' count, the sweeps, pruning, the alert outbox (measured 4 and 15). Rows written once per
-# newly evaluated minute; rows read on every scheduled() call.
+# runs' count, the sweeps, pruning, the alert outbox, the runtime schedules due (measured 4 and
+# 16). Rows written once per newly evaluated minute; rows read on every scheduled() call.
 D1_WRITTEN_PER_TICK = 4
-D1_READ_PER_TICK = 15
+D1_READ_PER_TICK = 16
 # The bytes a run keeps in D1 with its index entry: the database's growth over 200,000 runs as
 # the Worker writes them (measured 444.1). Runs older than runRetentionDays are pruned, so the
 # log levels off at about runRetentionDays of runs.

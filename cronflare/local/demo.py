@@ -16,7 +16,17 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cronflare.catalog.loader import load_catalog
-from cronflare.catalog.schedule import catalog_fires, is_due, iso_utc
+from cronflare.catalog.model import parse_duration
+from cronflare.catalog.schedule import (
+    catalog_fires,
+    expand_macro,
+    fires_between,
+    interval_cron,
+    is_due,
+    iso_utc,
+    jitter_offset,
+)
+from cronflare.client import Schedule
 from cronflare.local.stack import LocalStack, StackError
 from cronflare.plan import DeployPlan, plan
 from cronflare.settings import local_settings
@@ -91,6 +101,53 @@ def expected_runs(p: DeployPlan, start: datetime, end: datetime) -> dict[str, se
             continue
         fires = catalog_fires(job, start, end)
         out[job.name] = {_execution_id(job.name, t) for t in fires}
+    return out
+
+
+def demo_schedules(p: DeployPlan, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """What an app would create for its customers, on the catalog's first job that takes runtime
+    schedules: a daily digest in Paris, every 30 minutes with jitter, a window, and a one-time
+    run. Each starts at `start` (none fires before the simulated hours); a one-time run already
+    past is left out.
+    """
+    job = next((j.name for j in p.jobs if j.runtime and j.enabled), None)
+    if job is None:
+        return []
+    middle = start + (end - start) / 2
+    at = middle.replace(second=0, microsecond=0)
+    made = [
+        {"id": "acme", "schedule": "0 9 * * *", "timezone": "Europe/Paris",
+         "args": {"customer": "acme"}},
+        {"id": "globex", "every": "30m", "jitter": "5m", "args": {"customer": "globex"}},
+        {"id": "umbrella", "schedule": "*/20 * * * *", "end": start + (end - start) / 4,
+         "args": {"customer": "umbrella"}},
+    ]  # fmt: skip
+    if at > datetime.now(UTC) + MINUTE:
+        made.append({"id": "initech", "at": at, "args": {"customer": "initech"}})
+    return [{"job": job, "start": start, **spec} for spec in made]
+
+
+def runtime_expected(schedules: list[Schedule], start: datetime, end: datetime) -> set[str]:
+    """The runs the schedules owe the simulated minutes [start, end), by their own rule: fires at
+    or after their creation and start, before their end; a run whose jitter would dispatch it
+    after the last simulated minute is not yet owed.
+    """
+    out = set()
+    for s in schedules:
+        lo = max(s.created_at + MINUTE - timedelta(microseconds=1), s.start or start, start)
+        lo = lo.replace(second=0, microsecond=0)
+        hi = min(s.end or end, end)
+        if s.at is not None:
+            first = s.at + MINUTE - timedelta(microseconds=1)
+            fires = [t for t in [first.replace(second=0, microsecond=0)] if lo <= t < hi]
+        else:
+            cron = interval_cron(s.every) if s.every else expand_macro(s.schedule or "")
+            fires = fires_between(cron, s.timezone, lo, hi) if lo < hi else []
+        jitter = parse_duration(s.jitter) // 60 if s.jitter else 0
+        for t in fires:
+            run = f"{s.job}@{s.id}@{t.astimezone(UTC):%Y-%m-%dT%H:%M}Z"
+            if t + jitter_offset(run, jitter) * MINUTE < end:
+                out.add(run)
     return out
 
 
@@ -213,5 +270,7 @@ def render(outcome: Outcome, console: Console) -> None:
 
 
 def default_start() -> datetime:
-    """Midnight UTC of today: the demo replays today's schedule."""
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """The next whole minute: the demo runs the coming hours, so the runtime schedules it creates
+    now (which fire from now on) have their runs in them too.
+    """
+    return datetime.now(UTC).replace(second=0, microsecond=0) + MINUTE

@@ -1,4 +1,6 @@
-"""Reporting jobs: weekly report, weekday digest, month-end close, quarterly archive, SLA report."""
+"""Reporting jobs: weekly report, weekday digest, month-end close, quarterly archive, SLA report,
+and each customer's digest.
+"""
 
 from __future__ import annotations
 
@@ -78,3 +80,13 @@ def sla_report(ctx: RunContext) -> dict:
         )
     p50 = samples[len(samples) // 2] if samples else None
     return {"samples": len(samples), "p50_ms": p50, "max_ms": samples[-1] if samples else None}
+
+
+def customer_digest(ctx: RunContext) -> dict:
+    """One customer's digest: which customer comes from the args of the runtime schedule that
+    started the run, so one job serves every customer's own schedule.
+    """
+    customer = str(ctx.args.get("customer", "unknown"))
+    path = ctx.output_dir / f"{customer}-{ctx.stamp}.json"
+    path.write_text(json.dumps({"customer": customer, "for": ctx.scheduled_time.isoformat()}))
+    return {"customer": customer, "file": str(path)}

@@ -150,7 +150,7 @@ def test_hand_computed_catalog():
 
     # Native mode, 3 triggers. A day: 1,440 + 24 + 1 = 1,465 runs and as many trigger fires,
     # in 1,440 distinct minutes; each fire dispatches its runs itself (no queue, no consumer);
-    # one report per run. A run writes 6 rows and reads 6; a fire reads 15; a new minute writes 4.
+    # one report per run. A run writes 6 rows and reads 5; a fire reads 16; a new minute writes 4.
     cf = r.cloudflare
     assert (cf.mode, cf.cron_triggers) == ("native", 3)
     assert cf.worker_invocations.per_day_peak == 1_465 + 1_465  # 2,930
@@ -158,7 +158,7 @@ def test_hand_computed_catalog():
     assert cf.queue_operations.per_month == 0
     assert cf.d1_rows_written.per_day_peak == 6 * 1_465 + 4 * 1_440  # 14,550
     assert cf.d1_rows_written.per_month == 6 * 43_950 + 4 * 43_200  # 436,500
-    assert cf.d1_rows_read.per_day_peak == 6 * 1_465 + 15 * 1_465  # 30,765
+    assert cf.d1_rows_read.per_day_peak == 5 * 1_465 + 16 * 1_465  # 30,765
     assert cf.plan_needed == "free" and cf.usd_per_month == 0
     assert (
         cf.why
@@ -173,7 +173,7 @@ def test_hand_computed_catalog():
         "D1 rows written",
     )
     assert cf.free_plan_storage_runs_per_day == int(500e6 / (445 * 90))  # 12,484
-    assert cf.paid_usd_per_million_runs == pytest.approx(1 * 0.30 + 6 * 1.00 + 6 * 0.001)
+    assert cf.paid_usd_per_million_runs == pytest.approx(1 * 0.30 + 6 * 1.00 + 5 * 0.001)
 
     # The dispatcher is busy 1 s every minute and idles the other 59: 43,200 min x 60 s.
     compute = 0.9072 + 2.0097 + 3.888
@@ -237,12 +237,12 @@ def test_a_minute_past_the_ticks_own_dispatch_goes_through_the_queue():
     assert model.TICK_DISPATCH_MAX_RUNS == 20_000
     assert cf.queue_operations.per_day_peak == 3 * 25
     assert cf.worker_invocations.per_day_peak == 1 + n + 3  # the fire, reports, 3 batches
-    assert cf.d1_rows_read.per_day_peak == 6 * n + 15 + 2 * 25 + 8 * 3
+    assert cf.d1_rows_read.per_day_peak == 5 * n + 16 + 2 * 25 + 8 * 3
 
 
 def test_the_free_plans_capacity_and_the_paid_price_per_million_runs():
     """Each allowance less 1,440 ticks' own, divided by what a run uses: D1's 100,000 rows
-    written run out first, at 15,706 runs; a million more runs cost $6.31 on Workers Paid.
+    written run out first, at 15,706 runs; a million more runs cost $6.30 on Workers Paid.
     """
     p = pinned()
     runs, first = model.free_plan_capacity(p)
@@ -251,9 +251,9 @@ def test_the_free_plans_capacity_and_the_paid_price_per_million_runs():
         model.free_plan_capacity(pinned(d1FreeRowsWrittenPerDay=10**9))[1] == "worker_invocations"
     )
     assert model.free_plan_capacity(p, retries_per_run=1) == (10_000 // 3, "queue_operations")
-    assert model.paid_usd_per_million_runs(p) == pytest.approx(0.30 + 6.00 + 0.006)
+    assert model.paid_usd_per_million_runs(p) == pytest.approx(0.30 + 6.00 + 0.005)
     assert model.paid_usd_per_million_runs(p, retries_per_run=1) == pytest.approx(
-        (1 + 1) * 0.30 + 3 * 0.40 + (6 + 1) * 1.00 + (6 + 10) * 0.001
+        (1 + 1) * 0.30 + 3 * 0.40 + (6 + 1) * 1.00 + (5 + 10) * 0.001
     )
     # 445 bytes a run: the free 500 MB hold 1.12 million runs, 12,484 a day for 90 days; 15,706
     # a day fit with runRetentionDays 71.
@@ -269,7 +269,7 @@ def test_cli_shows_the_free_plans_capacity():
     assert "Free plan capacity: about 15,706 runs a day (D1 rows written run out first)" in text
     assert "this catalog makes 431 on its busiest day (2.7%)" in text
     assert "15,706 a day need runRetentionDays 71 or less" in text
-    assert "a million more runs cost about $6.31 on Workers Paid" in text
+    assert "a million more runs cost about $6.30 on Workers Paid" in text
 
 
 def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():

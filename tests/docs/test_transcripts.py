@@ -58,7 +58,7 @@ from tests.docs.blocks import (
 
 # Commands that need what this machine does not have: a deployed stack, pulumi, or minutes.
 LIVE = {"status", "runs", "run", "replay", "pause", "resume", "backfill", "drift", "demo",
-        "serve-dispatcher"}  # fmt: skip
+        "serve-dispatcher", "schedules"}  # fmt: skip
 # Commands that read only this repository: catalog, stack files and price table.
 HERE = {"check", "next", "plan", "cost"}
 CRONFLARE = ("uv", "run", "cronflare")

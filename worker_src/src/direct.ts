@@ -5,7 +5,7 @@
  * past the invocation's subrequest budget, go there and take the consumer's retries.
  */
 import { backoffSeconds, callbackBase, enqueue, FORBID_SKIP, failure, retryable } from "./dispatch";
-import { attemptStatement, type CreatedRun, dispatchedStatement, iso, statusStatement } from "./runs";
+import { attemptStatement, type CreatedRun, iso, statusStatement } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env } from "./types";
 
@@ -18,10 +18,16 @@ const BATCH_BYTES = 900_000;
  * the alert webhook take a few. 40 batches carry 20,000 runs a minute; more go to the queue. */
 export const MAX_POSTS = 40;
 
-/** What became of one run's dispatch. */
-type Outcome =
-  | { run: CreatedRun; kind: "dispatched"; call_id: string | null }
-  | { run: CreatedRun; kind: "skipped" | "failed" | "retry"; reason: string };
+/** What became of a run the dispatcher did not take. */
+type Outcome = { run: CreatedRun; kind: "skipped" | "failed" | "retry"; reason: string };
+
+/** What a tick's POSTs came to: the runs the dispatcher took, as their `dispatched` upsert's values
+ * (5 a run: no object a run, which a new isolate's first tick would pay for 2,500 times), and the
+ * others. */
+interface Answers {
+  taken: unknown[];
+  others: Outcome[];
+}
 
 /** The runs of one minute in a batch (the dispatcher's DispatchBatch): what they share once, then
  * their jobs' names, so a new isolate's first tick builds little per run. */
@@ -66,18 +72,20 @@ export async function dispatchNow(env: Env, runs: CreatedRun[], minute = ""): Pr
   };
   if (die === "after-insert") crash("insert");
   const batches: CreatedRun[][] = [];
+  let batch: CreatedRun[] = [];
   let bytes = 0;
   for (const run of runs) {
-    const size = 64 + (run.args?.length ?? 0);
-    if (!batches.length || batches.at(-1)!.length >= BATCH_RUNS || bytes + size > BATCH_BYTES) batches.push([]), (bytes = 0);
-    batches.at(-1)!.push(run);
+    const size = run.args ? 64 + run.args.length : 64;
+    if (batch.length >= BATCH_RUNS || bytes + size > BATCH_BYTES) batches.push(batch), (batch = []), (bytes = 0);
+    batch.push(run);
     bytes += size;
   }
-  const overflow: Outcome[] = batches.slice(MAX_POSTS).flat().map((run) => ({ run, kind: "retry", reason: "past the tick's POSTs: queued" }));
+  batches.push(batch);
+  const answers: Answers = { taken: [], others: batches.slice(MAX_POSTS).flat().map((run) => ({ run, kind: "retry", reason: "past the tick's POSTs: queued" })) };
   const base = callbackBase(env);
-  const outcomes = (await Promise.all(batches.slice(0, MAX_POSTS).map((batch) => postBatch(env, batch, base)))).flat();
+  await Promise.all(batches.slice(0, MAX_POSTS).map((b) => postBatch(env, b, base, answers)));
   if (die === "after-post") crash("POSTs");
-  await record(env, [...outcomes, ...overflow]);
+  await record(env, answers);
 }
 
 /** A batch's runs by minute: runs of one minute come together from insertRuns. */
@@ -85,24 +93,25 @@ function byMinute(batch: CreatedRun[]): { minutes: Minute[]; runs: CreatedRun[][
   const minutes: Minute[] = [];
   const runs: CreatedRun[][] = [];
   let minute: Minute | undefined;
+  let group: CreatedRun[] = [];
   for (const run of batch) {
     // One minute's runs share their time and trigger strings: a new group costs the slice.
-    // A run's id is its prefix (its job, or `<job>@<schedule id>`) and the minute after its last '@'.
-    const at = run.execution_id.lastIndexOf("@");
-    const prefix = at === run.job.length ? run.job : run.execution_id.slice(0, at);
-    if (!minute || minute.scheduled_time !== run.scheduled_time || minute.trigger !== run.trigger || !run.execution_id.endsWith(minute.suffix)) {
-      minutes.push((minute = { suffix: run.execution_id.slice(at), scheduled_time: run.scheduled_time, trigger: run.trigger, attempt: 1, jobs: [] }));
-      runs.push([]);
+    // A run's id is its prefix (its job, or `<job>@<schedule id>`) and its minute's suffix, which
+    // a minute's runs share, whichever kind they are.
+    const prefix = run.prefix ?? run.job;
+    if (!minute || minute.scheduled_time !== run.scheduled_time || minute.trigger !== run.trigger) {
+      minutes.push((minute = { suffix: run.execution_id.slice(prefix.length), scheduled_time: run.scheduled_time, trigger: run.trigger, attempt: 1, jobs: [] }));
+      runs.push((group = []));
     }
     minute.jobs.push(prefix);
-    runs.at(-1)!.push(run);
+    group.push(run);
     if (run.args) (minute.args ??= {})[prefix] = JSON.parse(run.args);
   }
   return { minutes, runs };
 }
 
-/** POST one batch, signed, and tell what became of each run. */
-async function postBatch(env: Env, batch: CreatedRun[], callback: string): Promise<Outcome[]> {
+/** POST one batch, signed, and add what became of each run to `out`. */
+async function postBatch(env: Env, batch: CreatedRun[], callback: string, out: Answers): Promise<void> {
   const url = `${env.DISPATCH_URL.replace(/\/+$/, "")}/batch`;
   const { minutes, runs } = byMinute(batch);
   const body = JSON.stringify({ callback, minutes });
@@ -117,11 +126,13 @@ async function postBatch(env: Env, batch: CreatedRun[], callback: string): Promi
     });
     text = await res.text();
   } catch (err) {
-    return batch.map((run) => ({ run, kind: "retry", reason: failure(1, err) }));
+    for (const run of batch) out.others.push({ run, kind: "retry", reason: failure(1, err) });
+    return;
   }
   if (!res.ok) {
     const reason = `dispatcher answered ${res.status}: ${text.slice(0, 500)}`;
-    return batch.map((run) => ({ run, kind: retryable(res.status) ? "retry" : "failed", reason }));
+    for (const run of batch) out.others.push({ run, kind: retryable(res.status) ? "retry" : "failed", reason });
+    return;
   }
   let answers: Columns[] = [];
   try {
@@ -129,32 +140,60 @@ async function postBatch(env: Env, batch: CreatedRun[], callback: string): Promi
   } catch {
     // a 2xx that is not the batch answer: each run below is unanswered, and retried
   }
-  const outcomes: Outcome[] = [];
-  runs.forEach((group, m) => {
+  const { taken, others } = out;
+  for (let m = 0; m < runs.length; m++) {
+    const group = runs[m]!;
     const { codes = [], statuses = [], call_ids = [], errors = [] } = answers[m] ?? {};
-    group.forEach((run, j) => {
+    for (let j = 0; j < group.length; j++) {
+      const run = group[j]!;
       const code = codes[j];
-      if (typeof code !== "number") outcomes.push({ run, kind: "retry", reason: "dispatch attempt 1: no answer for this run" });
-      else if (code >= 200 && code < 300) outcomes.push(statuses[j] === "skipped" ? { run, kind: "skipped", reason: FORBID_SKIP } : { run, kind: "dispatched", call_id: call_ids[j] ?? null });
-      else outcomes.push({ run, kind: retryable(code) ? "retry" : "failed", reason: `dispatcher answered ${code}: ${String(errors[j] ?? "").slice(0, 500)}` });
-    });
-  });
-  return outcomes;
+      if (typeof code !== "number") others.push({ run, kind: "retry", reason: "dispatch attempt 1: no answer for this run" });
+      else if (code < 200 || code >= 300) others.push({ run, kind: retryable(code) ? "retry" : "failed", reason: `dispatcher answered ${code}: ${String(errors[j] ?? "").slice(0, 500)}` });
+      else if (statuses[j] === "skipped") others.push({ run, kind: "skipped", reason: FORBID_SKIP });
+      else taken.push(run.execution_id, run.job, run.scheduled_time, run.trigger, call_ids[j] ?? null);
+    }
+  }
+}
+
+/** Answers of runs the dispatcher took, a statement: 5 values a run and the time, under D1's 100. */
+const DISPATCHED_ROWS = 19;
+const dispatchedSqls = new Map<number, string>();
+
+/**
+ * The `dispatched` answers of `rows` runs as one upsert (the markDispatched of runs.ts, many at a
+ * time): a run the dispatcher took moves from queued to dispatched with its call id, and a run
+ * whose report came first keeps its status. An upsert, not an UPDATE a run: D1 reads no row for
+ * it, and a tick binds one statement for 19 runs, not one each. The run's row always exists (the
+ * tick inserted it before the POST); the VALUES only fill what an INSERT would need.
+ */
+function dispatchedSql(rows: number): string {
+  let sql = dispatchedSqls.get(rows);
+  if (!sql) {
+    const tuples = Array.from({ length: rows }, (_, i) => `(?${2 + 5 * i}, ?${3 + 5 * i}, ?${4 + 5 * i}, ?${5 + 5 * i}, 'dispatched', 1, ?${6 + 5 * i}, ?1)`);
+    sql =
+      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, updated_at) VALUES ${tuples.join(", ")} ` +
+      "ON CONFLICT (execution_id) DO UPDATE SET status = CASE runs.status WHEN 'queued' THEN 'dispatched' ELSE runs.status END, attempts = 1, call_id = COALESCE(runs.call_id, excluded.call_id), updated_at = excluded.updated_at";
+    dispatchedSqls.set(rows, sql);
+  }
+  return sql;
 }
 
 /** Write every answer in one D1 batch (500 statements a call), then queue the retries. */
-async function record(env: Env, outcomes: Outcome[]): Promise<void> {
+async function record(env: Env, { taken, others }: Answers): Promise<void> {
   const db = env.DB;
-  const dispatched = dispatchedStatement(db); // prepared once: a tick may answer thousands
   const now = iso();
-  const statements = outcomes.map((o) => {
+  const statements: D1PreparedStatement[] = [];
+  for (const o of others) {
     const id = o.run.execution_id;
-    if (o.kind === "dispatched") return dispatched.bind(id, 1, o.call_id, now);
-    if (o.kind === "retry") return attemptStatement(db, id, 1, o.reason);
-    return statusStatement(db, id, o.kind, { attempts: 1, last_error: o.reason });
-  });
+    if (o.kind === "retry") statements.push(attemptStatement(db, id, 1, o.reason));
+    else statements.push(statusStatement(db, id, o.kind, { attempts: 1, last_error: o.reason }));
+  }
+  for (let i = 0; i < taken.length; i += 5 * DISPATCHED_ROWS) {
+    const values = taken.slice(i, i + 5 * DISPATCHED_ROWS);
+    statements.push(db.prepare(dispatchedSql(values.length / 5)).bind(now, ...values));
+  }
   for (let i = 0; i < statements.length; i += 500) await db.batch(statements.slice(i, i + 500));
   // A retry waits a first backoff; one that cannot be queued is failed, never left silent.
-  const retries = outcomes.flatMap((o) => (o.kind === "retry" ? [{ ...o.run, attempts_before: 1 }] : []));
+  const retries = others.flatMap((o) => (o.kind === "retry" ? [{ ...o.run, attempts_before: 1 }] : []));
   await enqueue(env, retries, backoffSeconds(1, env.JOBS.queues.retry_max_delay_seconds));
 }

@@ -17,7 +17,9 @@ export function planError(cfg: JobsConfig): string | null {
 
 /** The plan's groups by timezone: a pair's `jobs` index cfg.jobs. Jobs with jitter are in groups
  * of their own (flagged 1): a tick looks further back for them (src/tick.ts dueRuns). */
-type Pair = { c: Compiled; jobs: number[] };
+/** A (schedule, timezone) pair's compiled schedule and jobs; `entries`: its runs as the run log
+ * takes them, built once (src/tick.ts dueRuns), or null when a job of it has a start or end. */
+export type Pair = { c: Compiled; jobs: number[]; entries?: (string | [string, string])[] | null };
 type Zone = { tz: string; pairs: Pair[] };
 type Zones = { plain: Zone[]; jittered: Zone[]; jitter: number };
 const grouped = new WeakMap<JobsConfig, Zones>();
@@ -55,20 +57,36 @@ export const zonesIn = (cfg: JobsConfig): string[] => {
 /** The longest jitter of the plan's enabled jobs, in minutes. */
 export const maxJitter = (cfg: JobsConfig): number => zonesOf(cfg).jitter;
 
-/** Call `each` for every enabled job due in (from, to], minute by minute: the jobs without
- * jitter, or (`jittered`) those with. */
-export function dueIn(cfg: JobsConfig, from: number, to: number, each: (t: number, job: JobSpec) => void, jittered = false): void {
+/** Call `each` for every pair due in (from, to], minute by minute: the pairs of the jobs without
+ * jitter, or (`jittered`) of those with. */
+export function duePairs(cfg: JobsConfig, from: number, to: number, each: (t: number, pair: Pair) => void, jittered = false): void {
   const zones = jittered ? zonesOf(cfg).jittered : zonesOf(cfg).plain;
   for (let t = Math.floor(from / MINUTE) * MINUTE + MINUTE; t <= to; t += MINUTE) {
     for (const zone of zones) {
       const { wall, from: first, repeated } = minuteIn(t, zone.tz);
       if (repeated) continue;
       const f = fieldsOf(wall);
-      for (const { c, jobs } of zone.pairs) {
-        if (first < wall ? anyIn(c, first, wall) : matches(c, f)) for (const i of jobs) each(t, cfg.jobs[i]!);
-      }
+      for (const pair of zone.pairs) if (first < wall ? anyIn(pair.c, first, wall) : matches(pair.c, f)) each(t, pair);
     }
   }
+}
+
+/** Call `each` for every enabled job due in (from, to], minute by minute (as duePairs). */
+export function dueIn(cfg: JobsConfig, from: number, to: number, each: (t: number, job: JobSpec) => void, jittered = false): void {
+  duePairs(cfg, from, to, (t, { jobs }) => {
+    for (const i of jobs) each(t, cfg.jobs[i]!);
+  }, jittered);
+}
+
+/** A pair's runs as the run log takes them (a name, or [name, args as JSON]), built on its first
+ * use: a busy minute's thousands of runs are then a copy of these, not thousands of calls. Null
+ * when a job of the pair has a start or end, which each run must be checked against. */
+export function entriesOf(cfg: JobsConfig, pair: Pair): (string | [string, string])[] | null {
+  if (pair.entries === undefined) {
+    const jobs = pair.jobs.map((i) => cfg.jobs[i]!);
+    pair.entries = jobs.some((j) => j.start || j.end) ? null : jobs.map((j) => (j.args ? [j.name, JSON.stringify(j.args)] : j.name));
+  }
+  return pair.entries;
 }
 
 /** Whether a job's runs may happen at t: at or after its start, before its end. */

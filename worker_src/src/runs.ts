@@ -3,6 +3,10 @@ import { DAY } from "./cron";
 import type { JobMessage, RunRow, RunStatus, Trigger } from "./types";
 import { TERMINAL } from "./types";
 import type { Span } from "./zone";
+import type { ScheduleRow } from "./schedules";
+
+/** Runtime schedules a tick reads (src/schedules.ts): the rest wait for the next tick, still due. */
+export const TICK_SCHEDULES = 5000;
 
 /** New runs of one minute that share their trigger and status: each job's execution id is its
  * name + `suffix`. A job is its name, or [name, args as JSON object text]. */
@@ -42,8 +46,9 @@ function insertSql(rows: number): string {
   return sql;
 }
 
-/** A created run, with what its dispatch carries: its args as JSON object text, when it has some. */
-export type CreatedRun = JobMessage & { args?: string };
+/** A created run, with what its dispatch carries: its args as JSON object text, when it has some,
+ * and its id's prefix when that is not its job (`<job>@<schedule id>`, src/schedules.ts). */
+export type CreatedRun = JobMessage & { args?: string; prefix?: string };
 
 /** Insert runs that do not exist yet; return the queued ones this call created (and, with
  * `resend`, the queued ones that already existed: a tick that died before its dispatch left them,
@@ -93,7 +98,7 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
         const name = typeof job === "string" ? job : job[0];
         const execution_id = name + suffix;
         if (pick && !pick.has(execution_id)) continue;
-        const run: CreatedRun = { execution_id, job: set.prefixed ? name.slice(0, name.indexOf("@")) : name, scheduled_time, trigger };
+        const run: CreatedRun = set.prefixed ? { execution_id, job: name.slice(0, name.indexOf("@")), scheduled_time, trigger, prefix: name } : { execution_id, job: name, scheduled_time, trigger };
         if (typeof job !== "string") run.args = job[1];
         created.push(run);
       }
@@ -303,11 +308,16 @@ export interface Pause {
 }
 
 /** What a tick reads before it evaluates, in one round trip: the last evaluated minute, the
- * zones' spans (src/zone.ts), the cached skew check (src/skew.ts) and the paused jobs. */
-export async function schedulerState(db: D1Database): Promise<{ last: number | null; spans: Record<string, Span>; skew: string | null; paused: Map<string, Pause> }> {
-  const [state, paused] = await db.batch([
+ * zones' spans (src/zone.ts), the cached skew check (src/skew.ts), the paused jobs, and the
+ * runtime schedules due by `minute` (epoch minutes; src/schedules.ts). */
+export async function schedulerState(
+  db: D1Database,
+  minute = 0,
+): Promise<{ last: number | null; spans: Record<string, Span>; skew: string | null; paused: Map<string, Pause>; due: ScheduleRow[] }> {
+  const [state, paused, due] = await db.batch([
     db.prepare("SELECT key, value FROM scheduler_state"),
     db.prepare(PAUSED),
+    db.prepare("SELECT * FROM schedules INDEXED BY schedules_due WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2").bind(minute, TICK_SCHEDULES),
   ]);
   const rows = (state!.results ?? []) as { key: string; value: string }[];
   const row = (key: string) => rows.find((r) => r.key === key)?.value;
@@ -320,7 +330,7 @@ export async function schedulerState(db: D1Database): Promise<{ last: number | n
   } catch {
     // unreadable: the zones are learned again from Intl
   }
-  return { last: last ? Date.parse(last) : null, spans, skew: row("skew") ?? null, paused: pauseMap(paused!.results ?? []) };
+  return { last: last ? Date.parse(last) : null, spans, skew: row("skew") ?? null, paused: pauseMap(paused!.results ?? []), due: (due?.results ?? []) as ScheduleRow[] };
 }
 
 const pauseMap = (rows: unknown[]) =>

@@ -2,7 +2,7 @@
 import { flushAlerts, noteMissed } from "./alerts";
 import { dispatchNow } from "./direct";
 import { HOUR, jitterOffset, MINUTE } from "./cron";
-import { dueIn, inWindow, maxJitter, planError, zonesIn } from "./due";
+import { dueIn, duePairs, entriesOf, inWindow, maxJitter, planError, zonesIn } from "./due";
 import { advanceMinute, failSilentRuns, insertRuns, iso, type NewRuns, type Pause, pruneMinutes, pruneRuns, saveSpans, schedulerState } from "./runs";
 import { checkSkew, readSkew, skewDue } from "./skew";
 import { dueSchedules, moveSchedules } from "./schedules";
@@ -30,9 +30,8 @@ export function dueRuns(env: Env, from: number, to: number, paused: Map<string, 
   const sets = new Map<number, NewRuns>();
   let key = Number.NaN;
   let set: NewRuns = { suffix: "", scheduled_time: "", trigger: "cron", status: "queued", jobs: [] };
-  /** The run of `job` at minute t, dispatched at minute d. */
-  const add = (t: number, d: number, job: JobSpec) => {
-    if ((job.start || job.end) && !inWindow(job, t)) return;
+  /** The runs of minute t dispatched at minute d. */
+  const setOf = (t: number, d: number): NewRuns => {
     const late = to - d > window;
     const k = t * 4 + (late ? 2 : 0) + (d === to ? 1 : 0);
     if (k !== key) {
@@ -44,12 +43,26 @@ export function dueRuns(env: Env, from: number, to: number, paused: Map<string, 
       }
       set = found;
     }
+    return set;
+  };
+  /** The run of `job` at minute t, dispatched at minute d. */
+  const add = (t: number, d: number, job: JobSpec) => {
+    if ((job.start || job.end) && !inWindow(job, t)) return;
+    const runs = setOf(t, d);
     const entry = job.args ? ([job.name, JSON.stringify(job.args)] as [string, string]) : job.name;
     const pause = paused.size > 0 ? paused.get(job.name) : undefined;
-    if (pause) sets.set(-sets.size - 1, { ...set, status: "skipped", last_error: pausedError(pause), jobs: [entry] });
-    else set.jobs.push(entry);
+    if (pause) sets.set(-sets.size - 1, { ...runs, status: "skipped", last_error: pausedError(pause), jobs: [entry] });
+    else runs.jobs.push(entry);
   };
-  dueIn(cfg, from, to, (t, job) => add(t, t, job));
+  // A pair's runs in one copy when nothing sets its jobs apart (no pause, no start or end).
+  duePairs(cfg, from, to, (t, pair) => {
+    const entries = paused.size ? null : entriesOf(cfg, pair);
+    if (!entries) for (const i of pair.jobs) add(t, t, cfg.jobs[i]!);
+    else {
+      const runs = setOf(t, t); // a copy: later pairs of the minute add to it, never to the cache
+      runs.jobs = runs.jobs.length ? runs.jobs.concat(entries) : entries.slice();
+    }
+  });
   const jitter = maxJitter(cfg);
   if (jitter) {
     dueIn(cfg, from - jitter * MINUTE, to, (t, job) => {
@@ -72,7 +85,7 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   if (refused) return console.error(`scheduled() refused the plan: ${refused}`);
   if (cfg.mode === "native" && !cfg.cron_triggers.includes(controller.cron)) console.warn("unplanned trigger", controller.cron);
   const now = Math.floor(controller.scheduledTime / MINUTE) * MINUTE;
-  const { last, spans, skew, paused } = await schedulerState(env.DB);
+  const { last, spans, skew, paused, due } = await schedulerState(env.DB, now / MINUTE);
   learnSpans(spans);
   // A first, duplicate or out-of-order fire evaluates its own minute only; a late one catches up.
   const from = last === null || last >= now ? now - MINUTE : Math.max(last, now - MAX_LOOKBACK_MS);
@@ -83,7 +96,7 @@ export async function onScheduled(controller: ScheduledController, env: Env): Pr
   // once they are. A tick that died in between left them queued; this one finds them again.
   // Runtime schedules move on only once their runs are dispatched: a tick that dies before finds
   // them still due, and their runs (the same ids) already in the log.
-  const runtime = await dueSchedules(env, now, paused);
+  const runtime = dueSchedules(env, now, paused, due);
   const sets = dueRuns(env, from, now, paused);
   await dispatchNow(env, await insertRuns(env.DB, runtime ? [...sets, ...runtime.sets] : sets, true), iso(now));
   if (runtime) await moveSchedules(env.DB, runtime.moves);

@@ -1,5 +1,4 @@
 import { env } from "cloudflare:workers";
-import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import vectors from "../../tests/vectors/cron.json";
 import random from "../../tests/vectors/cron_random.json";
@@ -9,6 +8,7 @@ import { dueIn, upcoming } from "../src/due";
 import type { Compiled, JobsConfig, JobSpec } from "../src/types";
 import { forgetSpans, instantOf, learnSpan, wallOf } from "../src/zone";
 import { JOBS, job, withJobs } from "./bindings";
+import { Oracle } from "./oracle";
 
 const at = (iso: string) => Date.parse(iso);
 const isoZ = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
@@ -132,38 +132,6 @@ const ZONES = ["Australia/Lord_Howe", "Pacific/Chatham", "America/Santiago", "As
 const FIRST = Date.UTC(2023, 0, 1);
 const LAST = Date.UTC(2031, 0, 1);
 const CASES = Number(env.CRONFLARE_PROPERTY_CASES || 2000);
-
-/** The old engine: croner's next wall time after each wall time, mapped by instantOf. */
-class Oracle {
-  private readonly cron: Cron;
-  constructor(text: string, private readonly tz: string) {
-    const [, , dom = "*", , dow = "*"] = text.split(" ");
-    this.cron = new Cron(text, { utcOffset: 0, mode: "5-part", domAndDow: dom.startsWith("*") || dow.startsWith("*") });
-  }
-  nextAfter(after: number): number | null {
-    let wall = wallOf(after, this.tz);
-    for (let i = 0; i < 10_000; i++) {
-      const run = this.cron.nextRun(new Date(wall));
-      if (!run) return null;
-      wall = run.getTime();
-      const instant = instantOf(wall, this.tz);
-      if (instant > after) return instant;
-    }
-    return null;
-  }
-  upcoming(after: number, count: number): number[] {
-    const out: number[] = [];
-    let t: number | null = after;
-    while (out.length < count && (t = this.nextAfter(t)) !== null) out.push(t);
-    return out;
-  }
-  dueIn(from: number, to: number): number[] {
-    const out: number[] = [];
-    let t: number | null = from;
-    while ((t = this.nextAfter(t)) !== null && t <= to) out.push(t);
-    return out;
-  }
-}
 
 /** Each zone's offset changes in 2023-2030, to the minute: half the cases start near one. */
 function transitions(tz: string): number[] {

@@ -109,3 +109,18 @@ describe("dashboard", () => {
     expect(duration({ ...run, started_at: null })).toBe(""); // skipped, or failed before its job started
   });
 });
+
+describe("dashboard: runtime schedules", () => {
+  it("shows a runtime job's schedule count, a page of its schedules with the next, and which schedule made a run", () => {
+    const digest = { name: "digest", description: "d", schedule: "", timezone: "UTC", enabled: true, runtime: true as const, next: [], last: null, schedules: 1200 };
+    const run = { execution_id: "digest@cust-7@2026-11-23T09:00Z", job: "digest", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron", status: "succeeded", attempts: 1, call_id: null, last_error: null, updated_at: "", started_at: null, finished_at: null, args: null, result: null } as const;
+    const rows = [{ id: "cust-7", schedule: "0 9 * * *", timezone: "Europe/Paris", next: ["2026-11-24T08:00:00.000Z"], paused: false, external_id: "7" }, { id: "cust-8", at: "2026-12-24T17:00:00.000Z", timezone: "UTC", next: [], paused: true, external_id: null }];
+    const html = renderDashboard({ mode: "tick", jobs: [digest], runs: [run], counts: {}, now: Date.parse("2026-11-23T10:00:00Z"), schedules: { job: "digest", rows, next_cursor: "cust-8" } });
+    expect(html).toContain('<a href="/?schedules=digest">1200 runtime schedules</a>');
+    expect(html).toContain("<h2>Runtime schedules of digest</h2>");
+    expect(html).toContain("<code>cust-7</code></td><td><code>0 9 * * *</code></td><td>Europe/Paris</td>");
+    expect(html).toContain("<code>at 2026-12-24T17:00:00.000Z</code>");
+    expect(html).toContain('href="/?schedules=digest&amp;after=cust-8">next page</a>');
+    expect(html).toContain('<div class="muted">schedule cust-7</div>');
+  });
+});

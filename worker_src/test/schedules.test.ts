@@ -7,6 +7,7 @@ import { fireFrom, runId, type ScheduleRow } from "../src/schedules";
 import type { JobSpec } from "../src/types";
 import { job } from "./bindings";
 import { allRuns, BEARER, call, recordingEnv, tick } from "./helpers";
+import { Oracle } from "./oracle";
 
 const APP = { authorization: `Bearer ${env.SCHEDULES_TOKEN}`, "content-type": "application/json" };
 const ADMIN = { ...BEARER, "content-type": "application/json" };
@@ -128,6 +129,19 @@ describe("reading, changing and deleting runtime schedules", () => {
     expect((await call("/stats", { headers: BEARER }, e)).body.schedules.total).toBe(0);
   });
 
+  it("shows on the dashboard: the job's count, and its schedules a page at a time", async () => {
+    const { env: e } = stack();
+    await post(e, "/jobs/digest/schedules/batch", { schedules: [{ id: "d-1", schedule: "@daily" }, { id: "d-2", every: "1h" }] });
+    const page = await call("/?schedules=digest", { headers: BEARER }, e);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<a href="/?schedules=digest">2 runtime schedules</a>');
+    expect(page.body).toContain("<code>d-1</code></td><td><code>@daily</code>");
+    expect(page.body).toContain("<code>d-2</code></td><td><code>every 1h</code>");
+    const after = await call("/?schedules=digest&after=d-1", { headers: BEARER }, e);
+    expect(after.body).not.toContain("<code>d-1</code>");
+    expect(after.body).toContain("<code>d-2</code>");
+  });
+
   it("lets the schedules token manage schedules and nothing else; the admin token does both", async () => {
     const { env: e } = stack();
     expect((await post(e, "/jobs/digest/schedules", { id: "x", schedule: "@daily" }, ADMIN)).status).toBe(201);
@@ -202,6 +216,10 @@ describe("the tick fires runtime schedules", () => {
     const [run] = await runsOf();
     expect([run!.execution_id, run!.status, run!.last_error]).toEqual(["digest@o@2026-11-23T09:00Z", "skipped", "job digest is no longer in the catalog"]);
     expect((await call("/stats", { headers: BEARER }, without)).body.schedules.orphaned).toEqual({ digest: 1 });
+    // Still listed under its old job, so that it can be found and deleted.
+    const left = await call("/jobs/digest/schedules", { headers: APP }, without);
+    expect(left.body.schedules.map((x: { id: string }) => x.id)).toEqual(["o"]);
+    expect((await call("/jobs/never-was/schedules", { headers: APP }, without)).status).toBe(404);
     const { env: optedOut } = stack({ runtime: undefined });
     await tick(optedOut, "2026-11-23T09:01:00Z");
     expect((await runsOf())[1]!.last_error).toBe("job digest no longer takes runtime schedules");
@@ -262,5 +280,32 @@ describe("runtime fire times against the shared vectors (the catalog's oracle)",
     expect(vectors.cases.length).toBeGreaterThanOrEqual(80);
     expect(mismatches).toEqual([]);
     expect(runId({ job: "digest", id: "v" }, Date.parse("2026-11-23T09:00:00Z") / 60_000)).toBe("digest@v@2026-11-23T09:00Z");
+  });
+});
+
+describe("runtime schedules against the catalog's oracle, through the tick", () => {
+  it("fires L, # and a DST zone's schedules at the oracle's minutes, caught up across 3-hour gaps", { timeout: 60_000 }, async () => {
+    clock("2027-12-31T23:00:00Z");
+    const { env: e } = stack({}, { catchup_window_minutes: 240 });
+    // Santiago leaves DST on 2028-04-02 (a fold) and Lord Howe its half hour the same night.
+    const cases = [
+      ["last-day", "30 23 L * *", "UTC"],
+      ["second-fri", "0 18 * * 5#2", "America/New_York"],
+      ["last-mon", "15 0 * * 1L", "America/Santiago"],
+      ["fold", "30 1 * * *", "Australia/Lord_Howe"],
+      ["gap", "30 2 * * SUN", "Europe/Berlin"],
+    ] as const;
+    for (const [id, schedule, timezone] of cases) expect((await post(e, "/jobs/digest/schedules", { id, schedule, timezone })).status).toBe(201);
+    const from = Date.parse("2028-01-01T00:00:00Z");
+    const to = Date.parse("2028-04-05T00:00:00Z");
+    for (let t = from; t <= to; t += 3 * 3600_000) await tick(e, new Date(t).toISOString());
+    const runs = await runsOf();
+    expect(runs.every((r) => r.status === "dispatched")).toBe(true);
+    for (const [id, schedule, timezone] of cases) {
+      const got = runs.filter((r) => r.execution_id.startsWith(`digest@${id}@`)).map((r) => r.scheduled_time).sort();
+      const want = new Oracle(schedule, timezone).dueIn(Date.parse("2027-12-31T23:00:00Z"), to).map((t) => new Date(t).toISOString());
+      expect(got, `${id} ${schedule} ${timezone}`).toEqual(want);
+      expect(got.length).toBeGreaterThan(0);
+    }
   });
 });
