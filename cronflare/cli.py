@@ -976,6 +976,20 @@ def schedules_delete(
     out.print(f"schedule {schedule_id} deleted; its runs stay in the run log", markup=False)
 
 
+def _switch(
+    schedule_id: str,
+    stack: str | None,
+    url: str | None,
+    as_json: bool,
+    call: Callable[[str], Any],
+    done: str,
+) -> None:
+    """Pause or resume one schedule, and say what it is now."""
+    data = _ask(stack, url, as_json, lambda w: _send(w, call(schedule_id)))
+    if data is not None:
+        out.print(f"schedule {schedule_id} {done}: {_schedule_line(data)}", markup=False)
+
+
 @schedules_app.command("pause")
 @reports_problems
 def schedules_pause(
@@ -988,10 +1002,7 @@ def schedules_pause(
 
     Exit 1 when the Worker refuses (no such schedule), 2 when it cannot be reached.
     """
-    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.pause_call(schedule_id)))
-    if data is None:
-        return
-    out.print(f"schedule {schedule_id} paused: {_schedule_line(data)}", markup=False)
+    _switch(schedule_id, stack, url, as_json, schedules_api.pause_call, "paused")
 
 
 @schedules_app.command("resume")
@@ -1006,10 +1017,7 @@ def schedules_resume(
 
     Exit 1 when the Worker refuses (no such schedule), 2 when it cannot be reached.
     """
-    data = _ask(stack, url, as_json, lambda w: _send(w, schedules_api.resume_call(schedule_id)))
-    if data is None:
-        return
-    out.print(f"schedule {schedule_id} resumed: {_schedule_line(data)}", markup=False)
+    _switch(schedule_id, stack, url, as_json, schedules_api.resume_call, "resumed")
 
 
 @app.command()
