@@ -239,6 +239,50 @@ def next_(
     out.print(table)
 
 
+@app.command("exec")
+@reports_problems
+def exec_(
+    job: Annotated[str, typer.Argument(help="the job whose handler to run once, here")],
+    args: Annotated[
+        str | None,
+        typer.Option("--args", help="a JSON object that replaces the job's args for this run"),
+    ] = None,
+    catalog: CatalogOpt = None,
+    stack: StackOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one job's handler once, in this process, with a real RunContext, as `modal run` does:
+    try a handler before deploying it. Prints its summary and how long it took.
+
+    Exit 0 when it succeeded, 1 when it failed or cannot run here (a target job, a bad catalog).
+    """
+    from time import perf_counter
+
+    from cronflare.runtime.wrapper import run_here
+
+    jobs = {j.name: j for j in resolve(load_catalog(catalog), _settings(stack).jobs).jobs}
+    if job not in jobs:
+        raise CatalogError([f"job {job}: name: no such job in {catalog_ref(catalog)}"])
+    found = jobs[job]
+    if found.target is not None:
+        raise CatalogError([
+            f"job {job}: target: it runs {found.target}, deployed on Modal outside cronflare; "
+            "`cronflare exec` runs handlers only (call the deployed function with `modal run`)"
+        ])  # fmt: skip
+    began = perf_counter()
+    outcome = run_here(found, _args(args))
+    took = perf_counter() - began
+    spent = f"{took:.2f} s" if took >= 1 else f"{took * 1000:.1f} ms"
+    if as_json:
+        typer.echo(json.dumps({**outcome, "seconds": round(took, 3)}, indent=2))
+    elif outcome["status"] == "succeeded":
+        out.print(f"succeeded in {spent}: {outcome.get('result', 'no result')}", markup=False)
+    else:
+        err.print(f"failed in {spent}: {outcome.get('error')}", markup=False)
+    if outcome["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
 @app.command("plan")
 @reports_problems
 def plan_(

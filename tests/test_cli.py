@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -326,3 +327,84 @@ def test_the_installed_console_script_runs():
     exe = Path(sys.executable).with_name("cronflare")
     r = subprocess.run([str(exe), "check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("ok: 15 jobs"), r.stderr
+
+
+EXEC_CATALOG = """
+from cronflare import Catalog, Job, RetryPolicy
+
+CATALOG = Catalog(jobs=[
+    Job(name="ok", description="d", schedule="@daily", handler="tests.fixtures.handlers:echo",
+        args={"greeting": "hello"}),
+    Job(name="bad", description="d", schedule="@daily", handler="tests.fixtures.handlers:boom",
+        retries=RetryPolicy(attempts=3)),
+])
+"""
+
+
+def test_exec_runs_a_handler_once_here_with_its_args_or_the_given_ones(tmp_path: Path):
+    """exec prints the handler's result summary and how long it took; --args replaces args."""
+    path = tmp_path / "catalog.py"
+    path.write_text(EXEC_CATALOG)
+    r = run("exec", "ok", "--catalog", str(path))
+    assert r.exit_code == 0, r.output
+    assert re.fullmatch(
+        r'succeeded in [\d.]+ (ms|s): \{"args":\{"greeting":"hello"\}\}\n', r.stdout
+    )
+    data = json.loads(
+        run("exec", "ok", "--catalog", str(path), "--args", '{"n": 1}', "--json").stdout
+    )
+    assert data["status"] == "succeeded" and data["result"] == '{"args":{"n":1}}'
+    assert data["seconds"] >= 0 and data["started_at"] <= data["finished_at"]
+
+
+def test_exec_exits_1_with_the_error_of_a_failing_handler_tried_once(tmp_path: Path):
+    """A failing handler runs once (no retries: this is a try), and its error is the output."""
+    path = tmp_path / "catalog.py"
+    path.write_text(EXEC_CATALOG)
+    r = run("exec", "bad", "--catalog", str(path))
+    assert r.exit_code == 1
+    failed = r"failed in [\d.]+ (ms|s): RuntimeError: could not connect with token \S*\n"
+    assert re.fullmatch(failed, r.stderr)
+
+
+def test_exec_refuses_a_target_job_and_an_unknown_one_in_one_line():
+    """A target runs on Modal, outside cronflare: exec says so and runs nothing."""
+    r = run("exec", "invoice-sync")
+    assert r.exit_code == 1 and r.stderr.splitlines() == [
+        "job invoice-sync: target: it runs billing/sync_invoices, deployed on Modal outside "
+        "cronflare; `cronflare exec` runs handlers only (call the deployed function with "
+        "`modal run`)"
+    ]
+    assert (
+        run("exec", "nope").stderr.strip() == "job nope: name: no such job in jobs.catalog:CATALOG"
+    )
+
+
+def test_a_catalog_imports_from_the_current_directory_without_pythonpath(tmp_path: Path):
+    """As with uvicorn and `modal run`: the installed script, run in a project's folder, imports
+    the project's package by module path or by file, and its handlers with it.
+    """
+    pkg = tmp_path / "myjobs"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "handlers.py").write_text(
+        "def hello(ctx):\n    return {'job': ctx.job, 'args': dict(ctx.args)}\n"
+    )
+    (pkg / "catalog.py").write_text(
+        "from cronflare import Catalog, Job\nfrom myjobs import handlers\n\n"
+        "CATALOG = Catalog(jobs=[Job(name='hello', description='d', schedule='@hourly', "
+        "handler=handlers.hello, args={'who': 'me'})])\n"
+    )
+    exe = Path(sys.executable).with_name("cronflare")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CRONFLARE_CATALOG")}
+
+    def cli(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(exe), *args], cwd=tmp_path, env=env | extra,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    by_module = cli("check", CRONFLARE_CATALOG="myjobs.catalog:CATALOG")
+    assert by_module.returncode == 0 and by_module.stdout.startswith("ok: 1 jobs"), by_module.stderr
+    by_file = cli("check", "--catalog", "myjobs/catalog.py")
+    assert by_file.returncode == 0, by_file.stderr
+    ran = cli("exec", "hello", "--catalog", "myjobs/catalog.py")
+    assert ran.returncode == 0 and '{"job":"hello","args":{"who":"me"}}' in ran.stdout, ran.stderr

@@ -21,10 +21,21 @@ class RefError(Exception):
     """An import path "package.module:attr" that does not lead to an object; says why."""
 
 
+def current_directory_importable() -> None:
+    """Put the current directory first on sys.path, as `python -m`, uvicorn and `modal run` do:
+    a project's `myjobs.catalog` imports from where the command runs, with no PYTHONPATH. An
+    installed console script's sys.path starts at its own bin folder instead.
+    """
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+
+
 def import_ref(ref: str) -> Any:
     """The object an import path "package.module:attr.sub" names: a handler, a stand-in, an
     image. Raises RefError saying what is missing.
     """
+    current_directory_importable()
     module_name, _, attr = ref.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
@@ -45,6 +56,7 @@ def catalog_ref(explicit: str | None = None) -> str:
 def load_catalog(ref: str | None = None) -> Catalog:
     """Import a catalog from "module:attribute" or "path/to/file.py[:attribute]"."""
     ref = catalog_ref(ref)
+    current_directory_importable()
     target, _, attr = ref.partition(":")
     attr = attr or "CATALOG"
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import ssl
 import sys
 import time
@@ -186,22 +187,54 @@ def execute(
     )
     started = now_iso()
     _record_start(payload, started)
+    outcome = attempt(job, ctx, started, secret=key, final=final, persist=persist)
+    report(payload["callback_url"], outcome, key)
+    return outcome
+
+
+def attempt(
+    job: ResolvedJob,
+    ctx: RunContext,
+    started: str,
+    *,
+    secret: str | None = None,
+    final: bool = True,
+    persist: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run the job's code once and say how it ended (what a report carries); raise
+    RetryableFailure if it failed and this is not the final attempt. `secret` is redacted from
+    an error's message.
+    """
     try:
         try:
             result = _call(job, ctx)
         finally:
             if persist is not None:
                 persist()
-        outcome = _ended("succeeded", started, result)
+        return _ended("succeeded", started, result)
     except NoStandIn as err:
-        outcome = _ended("failed", started, error=str(err))
+        return _ended("failed", started, error=str(err))
     except Exception as err:
-        message = redact(f"{type(err).__name__}: {err}", (key,))
+        message = redact(f"{type(err).__name__}: {err}", (secret,) if secret else ())
         if not final:
             raise RetryableFailure(message) from None
-        outcome = _ended("failed", started, error=message)
-    report(payload["callback_url"], outcome, key)
-    return outcome
+        return _ended("failed", started, error=message)
+
+
+def run_here(job: ResolvedJob, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run one job's handler once, in this process, as the wrapper runs it on Modal (a real
+    RunContext, the same outcome), for `cronflare exec`: try a handler before deploying it.
+    """
+    now = datetime.now(UTC)
+    ctx = RunContext(
+        execution_id=f"{job.name}@{now:%Y-%m-%dT%H:%M:%S}Z-exec-{secrets.token_hex(6)}",
+        job=job.name,
+        scheduled_time=now,
+        trigger="manual",
+        args=dict(job.args if args is None else args),
+        volumes=dict(job.volumes),
+    )
+    return attempt(job, ctx, now_iso())
 
 
 def run_with_retries(

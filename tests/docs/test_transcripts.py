@@ -59,8 +59,9 @@ from tests.docs.blocks import (
 # Commands that need what this machine does not have: a deployed stack, pulumi, or minutes.
 LIVE = {"status", "runs", "run", "replay", "pause", "resume", "backfill", "drift", "demo",
         "serve-dispatcher", "schedules"}  # fmt: skip
-# Commands that read only this repository: catalog, stack files and price table.
-HERE = {"check", "next", "plan", "cost"}
+# Commands that read only this repository: catalog, stack files and price table; and `exec`,
+# which runs one handler here.
+HERE = {"check", "next", "plan", "cost", "exec"}
 CRONFLARE = ("uv", "run", "cronflare")
 
 
