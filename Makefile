@@ -43,16 +43,20 @@ worker-test: install
 worker-build: install
 	$(NPM) run build
 
-# The Worker's vitest runs beside pytest (each waits on I/O much of the time, and both together
-# keep the suite under 5 minutes on 2 cores); its log follows pytest's, and either failing fails.
+# Three runs side by side: pytest of the local stack (real processes, mostly waiting on them), the
+# rest of pytest, and the Worker's vitest. Each waits on I/O much of the time, so together they
+# keep the suite well under 5 minutes on 2 cores; the two logs follow, and any failing fails.
 test: lint install
 	$(NPM) run typecheck
 	$(MAKE) --no-print-directory worker-build
-	@$(NPM) test > .cronflare/vitest.log 2>&1 & vitest=$$!; \
-	  $(RUN) pytest; pytest=$$?; \
-	  wait $$vitest; vitest=$$?; \
+	@$(NPM) test > .cronflare/vitest.log 2>&1 & vpid=$$!; \
+	  $(RUN) pytest -p no:cacheprovider tests/local tests/bench > .cronflare/pytest-local.log 2>&1 & lpid=$$!; \
+	  rest=0; stack=0; worker=0; \
+	  $(RUN) pytest -p no:cacheprovider --ignore=tests/local --ignore=tests/bench || rest=$$?; \
+	  wait $$lpid || stack=$$?; wait $$vpid || worker=$$?; \
+	  echo "--- the local stack's tests (pytest tests/local tests/bench) ---"; cat .cronflare/pytest-local.log; \
 	  echo "--- the Worker's tests (vitest in workerd) ---"; cat .cronflare/vitest.log; \
-	  exit $$(( pytest || vitest ))
+	  exit $$(( rest || stack || worker ))
 
 # The main job: the whole pipeline on this machine, no account needed. The real Worker bundle
 # in workerd, the dispatcher and local worker processes, 24 simulated hours of the catalog.
