@@ -150,7 +150,7 @@ def test_hand_computed_catalog():
 
     # Native mode, 3 triggers. A day: 1,440 + 24 + 1 = 1,465 runs and as many trigger fires,
     # in 1,440 distinct minutes; each fire dispatches its runs itself (no queue, no consumer);
-    # one report per run. A run writes 6 rows and reads 5; a fire reads 16; a new minute writes 4.
+    # one report per run. A run writes 6 rows and reads 5; a fire reads 19; a new minute writes 4.
     cf = r.cloudflare
     assert (cf.mode, cf.cron_triggers) == ("native", 3)
     assert cf.worker_invocations.per_day_peak == 1_465 + 1_465  # 2,930
@@ -158,21 +158,21 @@ def test_hand_computed_catalog():
     assert cf.queue_operations.per_month == 0
     assert cf.d1_rows_written.per_day_peak == 6 * 1_465 + 4 * 1_440  # 14,550
     assert cf.d1_rows_written.per_month == 6 * 43_950 + 4 * 43_200  # 436,500
-    assert cf.d1_rows_read.per_day_peak == 5 * 1_465 + 16 * 1_465  # 30,765
+    assert cf.d1_rows_read.per_day_peak == 5 * 1_465 + 19 * 1_465  # 35,160
     assert cf.plan_needed == "free" and cf.usd_per_month == 0
     assert (
         cf.why
         == "every daily allowance fits; the fullest is D1 rows written, 14.6% on the busiest day"
     )
 
-    assert cf.d1_storage_mb_retained == pytest.approx(1_465 * 90 * 445 / 1e6)  # 58.7 MB
+    assert cf.d1_storage_mb_retained == pytest.approx(1_465 * 90 * 244 / 1e6)  # 32.2 MB
     # What the free plan holds beside these 1,465 trigger fires a day: D1 rows written first.
     assert cf.runs_per_day_peak == 1_465
     assert (cf.free_plan_runs_per_day, cf.free_plan_limit) == (
         (100_000 - 4 * 1_465) // 6,  # 15,690
         "D1 rows written",
     )
-    assert cf.free_plan_storage_runs_per_day == int(500e6 / (445 * 90))  # 12,484
+    assert cf.free_plan_storage_runs_per_day == int(500e6 / (244 * 90))  # 22,768
     assert cf.paid_usd_per_million_runs == pytest.approx(1 * 0.30 + 6 * 1.00 + 5 * 0.001)
 
     # The dispatcher is busy 1 s every minute and idles the other 59: 43,200 min x 60 s.
@@ -216,7 +216,7 @@ def test_retries_go_through_the_queue():
     assert cf.queue_operations.per_day_peak == 3 * runs // 2  # 2,160
     assert cf.worker_invocations.per_day_peak == runs + runs + runs // 2
     assert cf.d1_rows_written.per_day_peak == 6 * runs + 4 * runs + runs // 2
-    assert cf.d1_rows_read.per_day_peak == 6 * runs + 15 * runs + (2 + 8) * runs // 2
+    assert cf.d1_rows_read.per_day_peak == 5 * runs + 19 * runs + (2 + 8) * runs // 2
     # The free plan's capacity drops with them: the queue's 10,000 operations a day, at 1.5 a
     # run, run out before D1's rows written (94,240 left after the ticks, at 6.5 a run).
     assert (cf.free_plan_runs_per_day, cf.free_plan_limit) == (6_666, "Queue operations")
@@ -237,7 +237,7 @@ def test_a_minute_past_the_ticks_own_dispatch_goes_through_the_queue():
     assert model.TICK_DISPATCH_MAX_RUNS == 20_000
     assert cf.queue_operations.per_day_peak == 3 * 25
     assert cf.worker_invocations.per_day_peak == 1 + n + 3  # the fire, reports, 3 batches
-    assert cf.d1_rows_read.per_day_peak == 5 * n + 16 + 2 * 25 + 8 * 3
+    assert cf.d1_rows_read.per_day_peak == 5 * n + 19 + 2 * 25 + 8 * 3
 
 
 def test_the_free_plans_capacity_and_the_paid_price_per_million_runs():
@@ -255,10 +255,10 @@ def test_the_free_plans_capacity_and_the_paid_price_per_million_runs():
     assert model.paid_usd_per_million_runs(p, retries_per_run=1) == pytest.approx(
         (1 + 1) * 0.30 + 3 * 0.40 + (6 + 1) * 1.00 + (5 + 10) * 0.001
     )
-    # 445 bytes a run: the free 500 MB hold 1.12 million runs, 12,484 a day for 90 days; 15,706
-    # a day fit with runRetentionDays 71.
-    assert model.storage_runs_per_day(p, 90) == 12_484
-    assert model.retention_days_for(p, runs) == 71
+    # 244 bytes a run: the free 500 MB hold 2.05 million runs, 22,768 a day for 90 days, more
+    # than the allowances hold; 15,706 a day fit up to runRetentionDays 130.
+    assert model.storage_runs_per_day(p, 90) == 22_768
+    assert model.retention_days_for(p, runs) == 130
 
 
 def test_cli_shows_the_free_plans_capacity():
@@ -268,8 +268,18 @@ def test_cli_shows_the_free_plans_capacity():
     text = " ".join(r.stdout.split())
     assert "Free plan capacity: about 15,706 runs a day (D1 rows written run out first)" in text
     assert "this catalog makes 431 on its busiest day (2.7%)" in text
-    assert "15,706 a day need runRetentionDays 71 or less" in text
+    # At the default 90 days the database holds more than the allowances: no retention advice.
+    assert "need runRetentionDays" not in text
     assert "a million more runs cost about $6.30 on Workers Paid" in text
+
+
+def test_the_free_plan_line_names_the_retention_when_the_database_is_the_limit():
+    """A year's retention holds fewer runs a day than the allowances: the line says how far to
+    lower runRetentionDays for the allowances' runs.
+    """
+    line = model.free_plan_line(report(CATALOG, run_retention_days=365), pinned())
+    assert "500 MB database holds 5,614 runs a day at runRetentionDays 365" in line
+    assert "15,706 a day need runRetentionDays 130 or less" in line
 
 
 def test_the_plan_flips_exactly_at_the_d1_rows_written_allowance():

@@ -138,7 +138,9 @@ control = http.createServer(async (req, res) => {
       }
       out = { ...out, pending };
     } else if (req.method === "GET" && req.url === "/runs") {
-      out = (await db.prepare("SELECT * FROM runs ORDER BY scheduled_time, execution_id").all()).results;
+      // The columns the API shows (src/runs.ts RUN): the log stores integer times (migrations/0008).
+      const columns = "execution_id, job, scheduled_time, trigger, status, attempts, call_id, last_error, updated_at, started_at, finished_at, args, result";
+      out = (await db.prepare(`SELECT ${columns} FROM runs ORDER BY scheduled_ms, execution_id`).all()).results;
     } else if (req.method === "POST" && req.url === "/enqueue") {
       await producer.send(JSON.parse(await read(req)));
       out = { ok: true };

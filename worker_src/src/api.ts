@@ -149,7 +149,9 @@ function runFilter(url: URL) {
   const status = url.searchParams.get("status") || null;
   const schedule = url.searchParams.get("schedule") || null;
   const cursor = url.searchParams.get("cursor") || null;
-  if (cursor !== null && !/^[^~]{1,40}~[^~]{1,300}$/.test(cursor)) throw new HttpError(400, "cursor is not one this API gave");
+  if (cursor !== null && !(/^[^~]{1,40}~[^~]{1,300}$/.test(cursor) && Number.isFinite(Date.parse(cursor.slice(0, cursor.indexOf("~")))))) {
+    throw new HttpError(400, "cursor is not one this API gave");
+  }
   if (schedule !== null && schedule.length > 100) throw new HttpError(400, "schedule id too long");
   const limitText = url.searchParams.get("limit") ?? "50";
   const limit = Number(limitText);
@@ -221,9 +223,9 @@ async function correct(db: D1Database, run: RunRow, status: "succeeded" | "faile
   const note = `reported ${status} after being marked ${run.status}${fields.last_error ? `: ${fields.last_error}` : ""}`;
   const res = await db
     .prepare(
-      "UPDATE runs SET status = ?2, last_error = ?3, started_at = COALESCE(started_at, ?4), finished_at = ?5, result = COALESCE(?6, result), updated_at = ?7 WHERE execution_id = ?1 AND status = ?8 AND last_error IS ?9",
+      "UPDATE runs SET status = ?2, last_error = ?3, started_after = COALESCE(started_after, ?4 - scheduled_ms), finished_after = ?5 - scheduled_ms, result = COALESCE(?6, result), updated_after = ?7 - scheduled_ms WHERE execution_id = ?1 AND status = ?8 AND last_error IS ?9",
     )
-    .bind(run.execution_id, status, note, fields.started_at ?? null, fields.finished_at ?? iso(), fields.result, iso(), run.status, run.last_error)
+    .bind(run.execution_id, status, note, fields.started_at ? Date.parse(fields.started_at) : null, fields.finished_at ? Date.parse(fields.finished_at) : Date.now(), fields.result, Date.now(), run.status, run.last_error)
     .run();
   return res.meta.changes > 0;
 }
@@ -277,9 +279,9 @@ async function replay(env: Env, id: string): Promise<Response> {
   if (run.call_id) throw new HttpError(409, `this run already reached Modal (call ${run.call_id}), which runs an id once; to run the job again, POST /jobs/${run.job}/run`);
   await refuseIfPaused(env, run.job);
   const res = await env.DB.prepare(
-    `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, started_at = NULL, finished_at = NULL, updated_at = ?2 WHERE execution_id = ?1 AND status = ?3`,
+    `UPDATE runs SET status = 'queued', trigger = 'replay', attempts = 0, last_error = NULL, started_after = NULL, finished_after = NULL, updated_after = ?2 - scheduled_ms WHERE execution_id = ?1 AND status = ?3`,
   )
-    .bind(id, iso(), run.status)
+    .bind(id, Date.now(), run.status)
     .run();
   if (res.meta.changes === 0) throw new HttpError(409, "run changed; retry");
   await enqueue(env, [{ execution_id: id, job: run.job, scheduled_time: run.scheduled_time, trigger: "replay" }]);

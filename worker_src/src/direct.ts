@@ -5,7 +5,7 @@
  * past the invocation's subrequest budget, go there and take the consumer's retries.
  */
 import { backoffSeconds, callbackBase, enqueue, FORBID_SKIP, failure, retryable } from "./dispatch";
-import { attemptStatement, type CreatedRun, iso, statusStatement } from "./runs";
+import { attemptStatement, type CreatedRun, statusStatement } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env } from "./types";
 
@@ -22,7 +22,7 @@ export const MAX_POSTS = 40;
 type Outcome = { run: CreatedRun; kind: "skipped" | "failed" | "retry"; reason: string };
 
 /** What a tick's POSTs came to: the runs the dispatcher took, as their `dispatched` upsert's values
- * (5 a run: no object a run, which a new isolate's first tick would pay for 2,500 times), and the
+ * (4 a run: no object a run, which a new isolate's first tick would pay for 2,500 times), and the
  * others. */
 interface Answers {
   taken: unknown[];
@@ -144,35 +144,38 @@ async function postBatch(env: Env, batch: CreatedRun[], callback: string, out: A
   for (let m = 0; m < runs.length; m++) {
     const group = runs[m]!;
     const { codes = [], statuses = [], call_ids = [], errors = [] } = answers[m] ?? {};
+    // A minute's runs share their scheduled time: parse it once.
+    const time = group[0]?.scheduled_time;
+    const at = time ? Date.parse(time) : 0;
     for (let j = 0; j < group.length; j++) {
       const run = group[j]!;
       const code = codes[j];
       if (typeof code !== "number") others.push({ run, kind: "retry", reason: "dispatch attempt 1: no answer for this run" });
       else if (code < 200 || code >= 300) others.push({ run, kind: retryable(code) ? "retry" : "failed", reason: `dispatcher answered ${code}: ${String(errors[j] ?? "").slice(0, 500)}` });
       else if (statuses[j] === "skipped") others.push({ run, kind: "skipped", reason: FORBID_SKIP });
-      else taken.push(run.execution_id, run.job, run.scheduled_time, run.trigger, call_ids[j] ?? null);
+      else taken.push(run.execution_id, run.scheduled_time === time ? at : Date.parse(run.scheduled_time), run.trigger, call_ids[j] ?? null);
     }
   }
 }
 
-/** Answers of runs the dispatcher took, a statement: 5 values a run and the time, under D1's 100. */
-const DISPATCHED_ROWS = 19;
+/** Answers of runs the dispatcher took, a statement: 4 values a run and the time, under D1's 100. */
+const DISPATCHED_ROWS = 24;
 const dispatchedSqls = new Map<number, string>();
 
 /**
  * The `dispatched` answers of `rows` runs as one upsert (the markDispatched of runs.ts, many at a
  * time): a run the dispatcher took moves from queued to dispatched with its call id, and a run
  * whose report came first keeps its status. An upsert, not an UPDATE a run: D1 reads no row for
- * it, and a tick binds one statement for 19 runs, not one each. The run's row always exists (the
+ * it, and a tick binds one statement for 24 runs, not one each. The run's row always exists (the
  * tick inserted it before the POST); the VALUES only fill what an INSERT would need.
  */
 function dispatchedSql(rows: number): string {
   let sql = dispatchedSqls.get(rows);
   if (!sql) {
-    const tuples = Array.from({ length: rows }, (_, i) => `(?${2 + 5 * i}, ?${3 + 5 * i}, ?${4 + 5 * i}, ?${5 + 5 * i}, 'dispatched', 1, ?${6 + 5 * i}, ?1)`);
+    const tuples = Array.from({ length: rows }, (_, i) => `(?${2 + 4 * i}, ?${3 + 4 * i}, ?${4 + 4 * i}, 'dispatched', 1, ?${5 + 4 * i}, ?1 - ?${3 + 4 * i})`);
     sql =
-      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, updated_at) VALUES ${tuples.join(", ")} ` +
-      "ON CONFLICT (execution_id) DO UPDATE SET status = CASE runs.status WHEN 'queued' THEN 'dispatched' ELSE runs.status END, attempts = 1, call_id = COALESCE(runs.call_id, excluded.call_id), updated_at = excluded.updated_at";
+      `INSERT INTO runs (execution_id, scheduled_ms, trigger, status, attempts, call_id, updated_after) VALUES ${tuples.join(", ")} ` +
+      "ON CONFLICT (execution_id) DO UPDATE SET status = CASE runs.status WHEN 'queued' THEN 'dispatched' ELSE runs.status END, attempts = 1, call_id = COALESCE(runs.call_id, excluded.call_id), updated_after = ?1 - runs.scheduled_ms";
     dispatchedSqls.set(rows, sql);
   }
   return sql;
@@ -181,16 +184,16 @@ function dispatchedSql(rows: number): string {
 /** Write every answer in one D1 batch (500 statements a call), then queue the retries. */
 async function record(env: Env, { taken, others }: Answers): Promise<void> {
   const db = env.DB;
-  const now = iso();
+  const now = Date.now();
   const statements: D1PreparedStatement[] = [];
   for (const o of others) {
     const id = o.run.execution_id;
     if (o.kind === "retry") statements.push(attemptStatement(db, id, 1, o.reason));
     else statements.push(statusStatement(db, id, o.kind, { attempts: 1, last_error: o.reason }));
   }
-  for (let i = 0; i < taken.length; i += 5 * DISPATCHED_ROWS) {
-    const values = taken.slice(i, i + 5 * DISPATCHED_ROWS);
-    statements.push(db.prepare(dispatchedSql(values.length / 5)).bind(now, ...values));
+  for (let i = 0; i < taken.length; i += 4 * DISPATCHED_ROWS) {
+    const values = taken.slice(i, i + 4 * DISPATCHED_ROWS);
+    statements.push(db.prepare(dispatchedSql(values.length / 4)).bind(now, ...values));
   }
   for (let i = 0; i < statements.length; i += 500) await db.batch(statements.slice(i, i + 500));
   // A retry waits a first backoff; one that cannot be queued is failed, never left silent.

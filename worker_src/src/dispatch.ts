@@ -1,7 +1,7 @@
 /** queue(): send each due run to the Modal dispatcher, signed; retry, fail or dead-letter it. */
 import { isObject } from "./http";
 import { flushAlerts } from "./alerts";
-import { getRun, iso, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
+import { getRun, markDispatched, noteAttempt, pruneRuns, setStatus, stateValue } from "./runs";
 import { signedHeaders } from "./signing";
 import type { Env, JobMessage, Trigger } from "./types";
 import { TERMINAL, TRIGGERS } from "./types";
@@ -103,9 +103,9 @@ export async function enqueue(env: Env, messages: JobMessage[], delaySeconds?: n
       const reason = `enqueue failed: ${String(err)}`;
       console.error(reason);
       await env.DB.prepare(
-        "UPDATE runs SET status = 'failed', last_error = ?2, updated_at = ?3, finished_at = ?3 WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'",
+        "UPDATE runs SET status = 'failed', last_error = ?2, updated_after = ?3 - scheduled_ms, finished_after = ?3 - scheduled_ms WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'",
       )
-        .bind(JSON.stringify(chunk.map((m) => m.execution_id)), reason, iso())
+        .bind(JSON.stringify(chunk.map((m) => m.execution_id)), reason, Date.now())
         .run();
     }
   }

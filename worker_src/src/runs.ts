@@ -21,8 +21,15 @@ export interface NewRuns {
   jobs: (string | [name: string, args: string])[];
 }
 
-/** An instant as the run log stores it: ISO 8601 UTC, to the millisecond. */
+/** An instant as the run log shows it: ISO 8601 UTC, to the millisecond. */
 export const iso = (t: number | string = Date.now()) => new Date(t).toISOString();
+
+/** A run's columns as every reader knows them (migrations/0008 stores integer times and computes
+ * these as the row is read): what `SELECT *` gave before, without the stored integers. */
+export const RUN = "execution_id, job, scheduled_time, trigger, status, attempts, call_id, last_error, updated_at, started_at, finished_at, args, result";
+
+/** An ISO instant as an epoch millisecond, or null (a report's started_at, say). */
+const msOrNull = (t: string | undefined | null) => (t ? Date.parse(t) : null);
 
 /** D1 binds at most 100 values a statement: the 7 a minute's runs share, and 2 a run. */
 const ROWS_PER_INSERT = 46;
@@ -31,16 +38,13 @@ const ROWS_PER_INSERT = 46;
 const INSERT_BYTES = 1_000_000;
 const insertSqls = new Map<number, string>();
 
-/** The INSERT of `rows` runs of one minute: ?1-?7 what they share, then a name and args a run
- * (negative `rows`: id prefixes, whose job is the text before their '@'). */
+/** The INSERT of `rows` runs of one minute: ?1-?7 what they share, then an id prefix and args a
+ * run. A run's job is its id's text before the first '@' (migrations/0008). */
 function insertSql(rows: number): string {
   let sql = insertSqls.get(rows);
   if (!sql) {
-    const tuples = Array.from({ length: Math.abs(rows) }, (_, i) => {
-      const name = `?${8 + 2 * i}`;
-      return `(${name} || ?1, ${rows < 0 ? `substr(${name}, 1, instr(${name}, '@') - 1)` : name}, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`;
-    });
-    sql = `INSERT OR IGNORE INTO runs (execution_id, job, scheduled_time, trigger, status, last_error, updated_at, finished_at, args) VALUES ${tuples.join(", ")}`;
+    const tuples = Array.from({ length: rows }, (_, i) => `(?${8 + 2 * i} || ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?${9 + 2 * i})`);
+    sql = `INSERT OR IGNORE INTO runs (execution_id, scheduled_ms, trigger, status, last_error, updated_after, finished_after, args) VALUES ${tuples.join(", ")}`;
     insertSqls.set(rows, sql);
   }
   return sql;
@@ -57,12 +61,12 @@ export type CreatedRun = JobMessage & { args?: string; prefix?: string };
  * `changes` says whether every run was new, as a tick's nearly always are; only a mix asks which
  * (docs/WORKER.md, "What a run costs"). */
 export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false): Promise<CreatedRun[]> {
-  const now = iso();
+  const now = Date.now();
   const statements: D1PreparedStatement[] = [];
   const chunks: { set: NewRuns; jobs: NewRuns["jobs"] }[] = [];
   for (const set of sets) {
-    const finished = set.status === "skipped" ? now : null;
-    const shared = [set.suffix, set.scheduled_time, set.trigger, set.status, set.last_error ?? null, now, finished];
+    const at = Date.parse(set.scheduled_time);
+    const shared = [set.suffix, at, set.trigger, set.status, set.last_error ?? null, now - at, set.status === "skipped" ? now - at : null];
     for (let start = 0; start < set.jobs.length; ) {
       const values: unknown[] = shared.slice();
       let end = start;
@@ -74,7 +78,7 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
         else values.push(job[0], job[1]);
         bytes += typeof job === "string" ? job.length : job[0].length + job[1].length;
       }
-      statements.push(db.prepare(insertSql(set.prefixed ? start - end : end - start)).bind(...values));
+      statements.push(db.prepare(insertSql(end - start)).bind(...values));
       chunks.push({ set, jobs: start === 0 && end === set.jobs.length ? set.jobs : set.jobs.slice(start, end) });
       start = end;
     }
@@ -112,10 +116,10 @@ export async function insertRuns(db: D1Database, sets: NewRuns[], resend = false
 
 /** The ids among a chunk's runs that are still queued: those this call stamped (`stamp`), or all
  * of them (null). */
-async function queuedAmong(db: D1Database, jobs: NewRuns["jobs"], suffix: string, stamp: string | null): Promise<Set<string>> {
+async function queuedAmong(db: D1Database, jobs: NewRuns["jobs"], suffix: string, stamp: number | null): Promise<Set<string>> {
   const ids = jobs.map((job) => (typeof job === "string" ? job : job[0]) + suffix);
   const { results } = await db
-    .prepare("SELECT execution_id FROM runs WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued' AND (?2 IS NULL OR updated_at = ?2)")
+    .prepare("SELECT execution_id FROM runs WHERE execution_id IN (SELECT value FROM json_each(?1)) AND status = 'queued' AND (?2 IS NULL OR scheduled_ms + updated_after = ?2)")
     .bind(JSON.stringify(ids), stamp)
     .all<{ execution_id: string }>();
   return new Set(results.map((r) => r.execution_id));
@@ -130,7 +134,7 @@ export async function bump(db: D1Database, name: string, n = 1): Promise<void> {
 }
 
 export async function getRun(db: D1Database, id: string): Promise<RunRow | null> {
-  return db.prepare("SELECT * FROM runs WHERE execution_id = ?").bind(id).first<RunRow>();
+  return db.prepare(`SELECT ${RUN} FROM runs WHERE execution_id = ?`).bind(id).first<RunRow>();
 }
 
 /**
@@ -149,19 +153,19 @@ export function statusStatement(db: D1Database, id: string, status: RunStatus, f
   const allowedFrom = TERMINAL.includes(status) ? order : order.slice(0, Math.max(order.indexOf(status), 1));
   return db
     .prepare(
-      `UPDATE runs SET status = ?2, updated_at = ?3, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_at = COALESCE(started_at, ?7), finished_at = COALESCE(?8, finished_at), result = COALESCE(?9, result) WHERE execution_id = ?1 AND (${allowedFrom.map((s) => `status = '${s}'`).join(" OR ")})`,
+      `UPDATE runs SET status = ?2, updated_after = ?3 - scheduled_ms, attempts = COALESCE(?4, attempts), call_id = COALESCE(?5, call_id), last_error = COALESCE(?6, last_error), started_after = COALESCE(started_after, ?7 - scheduled_ms), finished_after = COALESCE(?8 - scheduled_ms, finished_after), result = COALESCE(?9, result) WHERE execution_id = ?1 AND (${allowedFrom.map((s) => `status = '${s}'`).join(" OR ")})`,
     )
-    .bind(id, status, iso(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, fields.started_at ?? null, fields.finished_at ?? (TERMINAL.includes(status) ? iso() : null), fields.result ?? null);
+    .bind(id, status, Date.now(), fields.attempts ?? null, fields.call_id ?? null, fields.last_error ?? null, msOrNull(fields.started_at), fields.finished_at ? Date.parse(fields.finished_at) : TERMINAL.includes(status) ? Date.now() : null, fields.result ?? null);
 }
 
 /** The dispatcher took the run: keep the call id and attempt even when its report came first. */
 export async function markDispatched(db: D1Database, id: string, attempts: number, callId: string | null): Promise<void> {
-  await dispatchedStatement(db).bind(id, attempts, callId, iso()).run();
+  await dispatchedStatement(db).bind(id, attempts, callId, Date.now()).run();
 }
 
 /** markDispatched's statement, to bind (id, attempts, call id, now) for each run of a batch. */
 export const dispatchedStatement = (db: D1Database) =>
-  db.prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_at = ?4 WHERE execution_id = ?1");
+  db.prepare("UPDATE runs SET status = CASE status WHEN 'queued' THEN 'dispatched' ELSE status END, attempts = ?2, call_id = COALESCE(call_id, ?3), updated_after = ?4 - scheduled_ms WHERE execution_id = ?1");
 
 /** What the report timeout writes; a late report from the job itself still wins over it. */
 export const NEVER_REPORTED = "the job never reported";
@@ -169,15 +173,16 @@ export const NEVER_REPORTED = "the job never reported";
 /** Runs in flight with no word for the report timeout will never report (a killed container,
  * say): fail them, so that every run still ends. Without an index of the runs in flight (each run
  * would pay 2 rows written to enter and leave it): each tick reads the runs scheduled in the
- * minutes that just passed the timeout, along runs_by_time, so a run is read once in its life;
+ * minutes that just passed the timeout, along runs_by_scheduled, so a run is read once in its life;
  * replays and backfills, whose scheduled time is long past, wait in runs_watch instead. */
 export async function failSilentRuns(db: D1Database, from: number, to: number, timeoutMs: number): Promise<void> {
   // Queued runs are the queue's: retried, or dead-lettered to `dead`.
   const fail = (index: string, where: string) =>
-    `UPDATE runs INDEXED BY ${index} SET status = 'failed', last_error = ?1, finished_at = ?2, updated_at = ?2 WHERE ${where} AND (status = 'dispatched' OR status = 'running') AND updated_at < ?3`;
-  const args = [NEVER_REPORTED, iso(), iso(Date.now() - timeoutMs)];
+    `UPDATE runs INDEXED BY ${index} SET status = 'failed', last_error = ?1, finished_after = ?2 - scheduled_ms, updated_after = ?2 - scheduled_ms WHERE ${where} AND (status = 'dispatched' OR status = 'running') AND scheduled_ms + updated_after < ?3`;
+  const now = Date.now();
+  const args = [NEVER_REPORTED, now, now - timeoutMs];
   await db.batch([
-    db.prepare(fail("runs_by_time", "scheduled_time > ?4 AND scheduled_time <= ?5")).bind(...args, iso(from - timeoutMs), iso(to - timeoutMs)),
+    db.prepare(fail("runs_by_scheduled", "scheduled_ms > ?4 AND scheduled_ms <= ?5")).bind(...args, from - timeoutMs, to - timeoutMs),
     db.prepare(fail("runs_watch", "(trigger = 'replay' OR trigger = 'backfill')")).bind(...args),
   ]);
 }
@@ -189,14 +194,14 @@ export async function noteAttempt(db: D1Database, id: string, attempts: number, 
 
 /** noteAttempt as a statement, for a batch. */
 export const attemptStatement = (db: D1Database, id: string, attempts: number, error: string) =>
-  db.prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_at = ?4 WHERE execution_id = ?1").bind(id, attempts, error, iso());
+  db.prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_after = ?4 - scheduled_ms WHERE execution_id = ?1").bind(id, attempts, error, Date.now());
 
 /** How far a filter the indexes cannot serve looks: the newest this many runs (of the job). */
 export const SCAN_LIMIT = 1000;
 const TROUBLE = ["failed", "dead", "skipped"];
 
 /** Runs newest first, filtered by job, schedule and status, a page after `cursor`, each read
- * bounded whatever the log's size (migrations/0006): all runs along runs_by_time; a job's along
+ * bounded whatever the log's size (migrations/0006, 0008): all runs along runs_by_scheduled; a job's along
  * its key range (`<job>@...`, '@' sorts just before 'A'), a runtime schedule's along its own
  * (`<job>@<schedule>@...`); failed, dead and skipped runs along runs_trouble (and
  * runs_job_trouble); other statuses among the newest SCAN_LIMIT runs of the range. By time, ties
@@ -214,17 +219,17 @@ export async function listRuns(
   if (schedule || (job && !(status && TROUBLE.includes(status)))) {
     const low = p(schedule ? `${job}@${schedule}@` : `${job}@`);
     const high = schedule ? `${low} || '~'` : p(`${job}A`);
-    sql = `SELECT * FROM runs WHERE execution_id > ${low} AND execution_id < ${high}${cursor ? ` AND execution_id < ${p(id)}` : ""} ORDER BY execution_id DESC LIMIT ${n}`;
+    sql = `SELECT ${RUN} FROM runs WHERE execution_id > ${low} AND execution_id < ${high}${cursor ? ` AND execution_id < ${p(id)}` : ""} ORDER BY execution_id DESC LIMIT ${n}`;
   } else {
     // The status is a literal from a fixed list, so SQLite can prove runs_trouble covers it.
     const base = status && TROUBLE.includes(status)
-      ? `SELECT * FROM runs INDEXED BY ${job ? `runs_job_trouble WHERE job = ${p(job)} AND` : "runs_trouble WHERE"} status = '${status}'`
-      : "SELECT * FROM runs INDEXED BY runs_by_time WHERE 1";
-    const order = `ORDER BY scheduled_time DESC, execution_id LIMIT ${n}`;
+      ? `SELECT ${RUN} FROM runs INDEXED BY ${job ? `runs_job_trouble WHERE job = ${p(job)} AND` : "runs_trouble WHERE"} status = '${status}'`
+      : `SELECT ${RUN} FROM runs INDEXED BY runs_by_scheduled WHERE 1`;
+    const order = `ORDER BY scheduled_ms DESC, execution_id LIMIT ${n}`;
     if (!cursor) sql = `${base} ${order}`;
     else {
-      const t = p(time);
-      sql = `SELECT * FROM (${base} AND scheduled_time = ${t} AND execution_id > ${p(id)} ORDER BY execution_id LIMIT ${n}) UNION ALL SELECT * FROM (${base} AND scheduled_time < ${t} ${order}) LIMIT ${n}`;
+      const t = p(Date.parse(time!));
+      sql = `SELECT * FROM (${base} AND scheduled_ms = ${t} AND execution_id > ${p(id)} ORDER BY execution_id LIMIT ${n}) UNION ALL SELECT * FROM (${base} AND scheduled_ms < ${t} ${order}) LIMIT ${n}`;
     }
   }
   if (n !== limit) sql = `SELECT * FROM (${sql}) WHERE status = ${p(status)} LIMIT ${limit}`;
@@ -246,7 +251,7 @@ export type RunRowsByJob = Map<string, RunRow[]>;
 /** Each job's last `count` runs, newest first: its key range, at most `count` rows per job (the
  * first 500 jobs), for the last run of /jobs and the dashboard's status strips. */
 export async function recentRuns(db: D1Database, jobs: string[], count: number): Promise<RunRowsByJob> {
-  const recent = db.prepare(`SELECT * FROM runs WHERE ${JOB_RANGE} ORDER BY execution_id DESC LIMIT ?1`);
+  const recent = db.prepare(`SELECT ${RUN} FROM runs WHERE ${JOB_RANGE} ORDER BY execution_id DESC LIMIT ?1`);
   const shown = jobs.slice(0, 500);
   const results = shown.length ? await db.batch<RunRow>(shown.map((job) => recent.bind(count, job))) : [];
   return new Map(shown.map((job, i) => [job, results[i]!.results]));
@@ -276,27 +281,29 @@ export async function statusCounts(db: D1Database): Promise<{ counts: Record<str
 const ENDED = "status <> 'queued' AND status <> 'dispatched' AND status <> 'running'";
 
 /** Delete the ended runs scheduled in [from, to) less `days` days: the minutes a tick moved out
- * of the retention. A range of runs_by_time, so a run costs its one row read and one written, and
- * the log shrinks as fast as it grows. What they counted stays in `counters`. */
+ * of the retention. A range of runs_by_scheduled, so a run costs its one row read and one
+ * written, and the log shrinks as fast as it grows. What they counted stays in `counters`. */
 export async function pruneMinutes(db: D1Database, from: number, to: number, days: number): Promise<number> {
   const res = await db
-    .prepare(`DELETE FROM runs INDEXED BY runs_by_time WHERE scheduled_time >= ?1 AND scheduled_time < ?2 AND ${ENDED}`)
-    .bind(iso(from - days * DAY), iso(to - days * DAY))
+    .prepare(`DELETE FROM runs INDEXED BY runs_by_scheduled WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 AND ${ENDED}`)
+    .bind(from - days * DAY, to - days * DAY)
     .run();
   return res.meta.changes;
 }
 
 /** Delete at most `limit` ended runs scheduled more than `days` days before `at` (the
  * scheduler's clock), oldest first: what pruneMinutes left, such as the backlog of a lowered
- * runRetentionDays. Also empties runs_before_0006, the log as it was before migrations/0006.
+ * runRetentionDays. Also empties the succeeded runs that migrations/0006 and 0008 left aside in
+ * runs_before_0006 and runs_before_0008 (ISO text times, as they were).
  * (`<>` chains, not IN: an IN list costs D1 a row read per row tested.) */
 export async function pruneRuns(db: D1Database, at: number, days: number, limit: number): Promise<number> {
-  const cutoff = iso(at - days * DAY);
-  const [lean, before] = await db.batch([
-    db.prepare(`DELETE FROM runs INDEXED BY runs_by_time WHERE scheduled_time < ?1 AND ${ENDED} ORDER BY scheduled_time LIMIT ?2`).bind(cutoff, limit),
-    db.prepare("DELETE FROM runs_before_0006 WHERE rowid IN (SELECT rowid FROM runs_before_0006 INDEXED BY runs_time WHERE scheduled_time < ?1 ORDER BY scheduled_time LIMIT ?2)").bind(cutoff, limit),
+  const cutoff = at - days * DAY;
+  const results = await db.batch([
+    db.prepare(`DELETE FROM runs INDEXED BY runs_by_scheduled WHERE scheduled_ms < ?1 AND ${ENDED} ORDER BY scheduled_ms LIMIT ?2`).bind(cutoff, limit),
+    db.prepare("DELETE FROM runs_before_0006 WHERE rowid IN (SELECT rowid FROM runs_before_0006 INDEXED BY runs_time WHERE scheduled_time < ?1 ORDER BY scheduled_time LIMIT ?2)").bind(iso(cutoff), limit),
+    db.prepare("DELETE FROM runs_before_0008 INDEXED BY runs_by_time WHERE scheduled_time < ?1 ORDER BY scheduled_time LIMIT ?2").bind(iso(cutoff), limit),
   ]);
-  return lean!.meta.changes + before!.meta.changes;
+  return results.reduce((n, r) => n + r.meta.changes, 0);
 }
 
 const PAUSED = "SELECT job, reason, since FROM paused_jobs";

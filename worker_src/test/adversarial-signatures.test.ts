@@ -72,7 +72,9 @@ describe("a report's signature authorizes one run", () => {
 describe("upgrading to v2: a v1 report is taken only for runs in flight at the upgrade", () => {
   const since = (ms: number) =>
     env.DB.prepare("INSERT OR REPLACE INTO scheduler_state (key, value) VALUES ('signing_v2_since', ?1)").bind(new Date(ms).toISOString()).run();
-  const scheduledAt = (id: string, ms: number) => env.DB.prepare("UPDATE runs SET scheduled_time = ?2 WHERE execution_id = ?1").bind(id, new Date(ms).toISOString()).run();
+  // Moves the scheduled time and keeps when the run last changed.
+  const scheduledAt = (id: string, ms: number) =>
+    env.DB.prepare("UPDATE runs SET updated_after = updated_after + scheduled_ms - ?2, scheduled_ms = ?2 WHERE execution_id = ?1").bind(id, ms).run();
 
   it("a run scheduled before the v2 migration ends by its v1 report, within one report timeout", async () => {
     await seedRun(A, "running");

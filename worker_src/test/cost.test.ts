@@ -58,12 +58,11 @@ async function bytesPerRun(n: number): Promise<number> {
   await env.DB.prepare("DELETE FROM runs").run();
   const before = (await env.DB.prepare("SELECT 1").run()).meta.size_after;
   await env.DB.prepare(
-    `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, updated_at, started_at, finished_at)
+    `INSERT INTO runs (execution_id, scheduled_ms, trigger, status, attempts, call_id, updated_after, started_after, finished_after)
      WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1),
      r AS (SELECT i, printf('nightly-job-%02d', i % 50) AS job, ?2 - 60 * (i / 50) AS t FROM n)
-     SELECT job || '@' || strftime('%Y-%m-%dT%H:%MZ', t, 'unixepoch'), job, strftime('%Y-%m-%dT%H:%M:%fZ', t, 'unixepoch'), 'cron', 'succeeded', 1,
-            printf('fc-01JDCRONFLARE%014d', i), strftime('%Y-%m-%dT%H:%M:%fZ', t + 4, 'unixepoch'),
-            strftime('%Y-%m-%dT%H:%M:%fZ', t + 1, 'unixepoch'), strftime('%Y-%m-%dT%H:%M:%fZ', t + 4, 'unixepoch')
+     SELECT job || '@' || strftime('%Y-%m-%dT%H:%MZ', t, 'unixepoch'), t * 1000, 'cron', 'succeeded', 1,
+            printf('fc-01JDCRONFLARE%014d', i), 4000, 1000, 4000
      FROM r`,
   )
     .bind(n, AT / 1000)
@@ -74,7 +73,7 @@ async function bytesPerRun(n: number): Promise<number> {
 }
 
 describe("what a run costs, counted by D1", () => {
-  it("a run that succeeds at its first dispatch: at most 6 rows written and 6 read, no queue operation, one invocation", { timeout: 120_000 }, async () => {
+  it("a run that succeeds at its first dispatch: at most 6 rows written and 6 read, no queue operation, one invocation, at most 250 bytes kept", { timeout: 120_000 }, async () => {
     // Per run: the difference between minutes of 200 and 100 runs, so each tick's own statements
     // (its state, the last minute, alerts) are not counted per run; docs/COST.md counts them per tick.
     const [small, large] = [await lifecycle(100), await lifecycle(200)];
@@ -95,8 +94,7 @@ describe("what a run costs, counted by D1", () => {
     expect(figures.d1_rows_read_per_run).toBeLessThanOrEqual(6);
     expect(figures.queue_ops_per_run).toBe(0);
     expect(figures.invocations_per_run).toBeLessThanOrEqual(1.1);
-    // The brief's 250 bytes is not met: ISO text times and the job column keep a row near 230
-    // bytes before B-tree overhead (docs/BENCHMARKS.md says what would). This bounds a regression.
-    expect(figures.d1_bytes_per_run).toBeLessThanOrEqual(460);
+    // Integer times and no stored job (migrations/0008): 444 bytes before it.
+    expect(figures.d1_bytes_per_run).toBeLessThanOrEqual(250);
   });
 });

@@ -29,7 +29,8 @@ describe("dashboard", () => {
       const minute = String(i % 60).padStart(2, "0");
       await seedRun(`every-5@2026-11-2${1 + Math.floor(i / 60)}T09:${minute}Z`, i % 10 === 0 ? "failed" : i % 17 === 0 ? "dead" : "succeeded");
     }
-    await env.DB.prepare("UPDATE runs SET started_at = '2026-11-21T09:00:00.000Z', finished_at = '2026-11-21T09:00:01.500Z' WHERE status = 'succeeded'").run();
+    const at = (iso: string) => `${Date.parse(iso)} - scheduled_ms`;
+    await env.DB.prepare(`UPDATE runs SET started_after = ${at("2026-11-21T09:00:00.000Z")}, finished_after = ${at("2026-11-21T09:00:01.500Z")} WHERE status = 'succeeded'`).run();
     const html = await page();
     const rows = html.split('<table id="runs">')[1]!.match(/<tr>/g)!.length - 1;
     expect(rows).toBe(50); // the 50 most recent

@@ -3,6 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../src/index";
+import { RUN } from "../src/runs";
 import type { Bindings, Env, JobMessage, JobsConfig, RunRow, Trigger } from "../src/types";
 import { JOBS, withJobs } from "./bindings";
 import { signedHeaders, signedPath, verify } from "../src/signing";
@@ -79,19 +80,19 @@ export async function tick(testEnv: Bindings, at: string, cron = "* * * * *") {
 }
 
 export async function allRuns(): Promise<RunRow[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM runs ORDER BY scheduled_time, execution_id").all<RunRow>();
+  const { results } = await env.DB.prepare(`SELECT ${RUN} FROM runs ORDER BY scheduled_ms, execution_id`).all<RunRow>();
   return results;
 }
 
 /** A run in the log as the Worker leaves it: inserted queued and counted created, then moved to
  * `status` by an UPDATE, as the Worker does (so the counters and the alert outbox see it end). */
 export async function seedRun(id: string, status = "queued", extra: Partial<RunRow> = {}) {
-  const [job, when] = id.split("@");
-  const now = new Date().toISOString();
+  const when = id.split("@")[1]!;
+  const at = Date.parse(extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"));
   await env.DB.prepare(
-    "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, updated_at, last_error, args, result) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9)",
+    "INSERT INTO runs (execution_id, scheduled_ms, trigger, status, attempts, updated_after, last_error, args, result) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8)",
   )
-    .bind(id, job, extra.scheduled_time ?? `${when}:00.000Z`.replace("Z:00.000Z", ":00.000Z"), extra.trigger ?? "cron", extra.attempts ?? 0, now, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
+    .bind(id, at, extra.trigger ?? "cron", extra.attempts ?? 0, Date.now() - at, extra.last_error ?? null, extra.args ?? null, extra.result ?? null)
     .run();
   await env.DB.prepare("INSERT INTO counters (name, n) VALUES ('runs:created', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1").run();
   if (status !== "queued") await env.DB.prepare("UPDATE runs SET status = ?2 WHERE execution_id = ?1").bind(id, status).run();

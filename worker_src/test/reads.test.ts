@@ -61,7 +61,7 @@ const listing = (what: string, r: Reading) =>
 async function seed(runs: number, minute: number): Promise<void> {
   const jobs = JSON.stringify(FIFTY.map((j) => ({ name: j.name, args: j.args ? JSON.stringify(j.args) : null })));
   const insert = env.DB.prepare(
-    `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, attempts, call_id, last_error, updated_at, started_at, finished_at, args, result)
+    `INSERT INTO runs (execution_id, scheduled_ms, trigger, status, attempts, call_id, last_error, updated_after, started_after, finished_after, args, result)
      WITH RECURSIVE p(first, last, total, end_s, span, width) AS
        (SELECT CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), CAST(?5 AS INTEGER), CAST(?6 AS INTEGER)),
      n(i) AS (SELECT first FROM p UNION ALL SELECT i + 1 FROM n, p WHERE i + 1 < last),
@@ -70,16 +70,15 @@ async function seed(runs: number, minute: number): Promise<void> {
            FROM n, p JOIN jobs ON k = i % width),
      s AS (SELECT *, CASE WHEN age < 2 THEN 'queued' WHEN age < 4 THEN 'dispatched' WHEN age < 6 THEN 'running'
                           WHEN mix < 84 THEN 'succeeded' WHEN mix < 92 THEN 'failed' WHEN mix < 94 THEN 'dead' ELSE 'skipped' END AS status,
-                     strftime('%Y-%m-%dT%H:%M:%fZ', t, 'unixepoch') AS at,
-                     strftime('%Y-%m-%dT%H:%M:%fZ', t + 2 + mix, 'unixepoch') AS ended
+                     (2 + mix) * 1000 AS ended
               FROM r)
-     SELECT name || '@' || strftime('%Y-%m-%dT%H:%MZ', t, 'unixepoch'), name, at, IIF(status = 'skipped', 'catchup', 'cron'), status,
+     SELECT name || '@' || strftime('%Y-%m-%dT%H:%MZ', t, 'unixepoch'), t * 1000, IIF(status = 'skipped', 'catchup', 'cron'), status,
             CASE status WHEN 'queued' THEN 0 WHEN 'skipped' THEN 0 WHEN 'dead' THEN 3 ELSE 1 END,
             IIF(status IN ('dispatched', 'running', 'succeeded', 'failed'), printf('fc-%08x', i), NULL),
             CASE status WHEN 'failed' THEN 'exit code 1' WHEN 'dead' THEN 'dispatcher answered 503'
                         WHEN 'skipped' THEN 'missed tick, older than the 60-minute catch-up window' END,
-            IIF(age < 6, ?8, ended),
-            IIF(status IN ('running', 'succeeded', 'failed'), strftime('%Y-%m-%dT%H:%M:%fZ', t + 1, 'unixepoch'), NULL),
+            IIF(age < 6, ?8 - t * 1000, ended),
+            IIF(status IN ('running', 'succeeded', 'failed'), 1000, NULL),
             IIF(status IN ('succeeded', 'failed', 'dead', 'skipped'), ended, NULL),
             args,
             IIF(status = 'succeeded', 'ok: ' || mix || ' rows', NULL)
@@ -87,7 +86,7 @@ async function seed(runs: number, minute: number): Promise<void> {
   );
   const statements = [];
   for (let start = 0; start < runs; start += 25_000) {
-    statements.push(insert.bind(start, Math.min(start + 25_000, runs), runs, minute / 1000, DAYS * 24 * 60, FIFTY.length, jobs, iso()));
+    statements.push(insert.bind(start, Math.min(start + 25_000, runs), runs, minute / 1000, DAYS * 24 * 60, FIFTY.length, jobs, Date.now()));
   }
   await env.DB.batch(statements);
 }

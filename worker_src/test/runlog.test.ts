@@ -39,6 +39,20 @@ describe("retention: runs older than runRetentionDays are pruned, their counts s
     expect(after.counts.succeeded + after.counts.failed).toBe(31);
   });
 
+  it("empties the succeeded runs migrations 0006 and 0008 set aside, by the same retention, oldest first", async () => {
+    const TABLES = ["runs_before_0006", "runs_before_0008"];
+    const aside = (table: string, minute: string) =>
+      env.DB.prepare(`INSERT INTO ${table} (execution_id, job, scheduled_time, trigger, status, updated_at${table === "runs_before_0006" ? ", created_at" : ""}) VALUES (?1, 'hourly', ?2, 'cron', 'succeeded', ?2${table === "runs_before_0006" ? ", ?2" : ""})`).bind(`hourly@${minute}Z`, `${minute}:00.000Z`);
+    const old = Array.from({ length: TICK_PRUNE + 5 }, (_, i) => ago(100, i));
+    await env.DB.batch(TABLES.flatMap((table) => [...old, ago(10)].map((minute) => aside(table, minute))));
+    const left = async (table: string) => (await env.DB.prepare(`SELECT execution_id FROM ${table} ORDER BY scheduled_time`).all<{ execution_id: string }>()).results.map((r) => r.execution_id.slice(7, -1));
+    const e = recordingEnv({ run_retention_days: 90 }).env;
+    await tick(e, "2026-11-23T09:01:00Z");
+    for (const table of TABLES) expect(await left(table), table).toEqual([...old.slice(TICK_PRUNE), ago(10)]);
+    await tick(e, "2026-11-23T09:02:00Z");
+    for (const table of TABLES) expect(await left(table), table).toEqual([ago(10)]);
+  });
+
   it("prunes two old runs per message a queue batch dispatches", async () => {
     for (let i = 0; i < 10; i++) await seedRun(`hourly@${ago(100, i)}Z`, "succeeded");
     await seedRun("hourly@2026-11-23T09:00Z");
@@ -72,11 +86,11 @@ describe("failing silent runs reads the minutes that passed the timeout, not eve
     const timeout = JOBS.report_timeout_seconds * 1000;
     const swept = new Date(Date.parse("2026-11-23T09:01:00Z") - timeout).toISOString(); // the minute the sweep reads
     await env.DB.prepare(
-      `INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at)
+      `INSERT INTO runs (execution_id, scheduled_ms, trigger, status, updated_after)
        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
-       SELECT 'hourly@' || i, 'hourly', IIF(i < 4, ?2, ?1), 'cron', IIF(i % 2 = 0, 'running', 'dispatched'), ?1 FROM n`,
-    ).bind(fresh, swept).run();
-    await env.DB.prepare("UPDATE runs SET updated_at = '2026-01-01T00:00:00.000Z' WHERE execution_id IN ('hourly@1', 'hourly@2')").run();
+       SELECT 'hourly@' || i, IIF(i < 4, ?2, ?1), 'cron', IIF(i % 2 = 0, 'running', 'dispatched'), ?1 - IIF(i < 4, ?2, ?1) FROM n`,
+    ).bind(Date.parse(fresh), Date.parse(swept)).run();
+    await env.DB.prepare("UPDATE runs SET updated_after = ?1 - scheduled_ms WHERE execution_id IN ('hourly@1', 'hourly@2')").bind(Date.parse("2026-01-01T00:00:00.000Z")).run();
     const counting = countingD1(env.DB);
     await tick({ ...recordingEnv().env, DB: counting.db }, "2026-11-23T09:01:00Z");
     const silent = counting.reads.filter((r) => r.sql.includes("the job never reported") || r.sql.includes("SET status = 'failed', last_error = ?1"));

@@ -116,8 +116,8 @@ describe("scheduled(): many runs in one tick", () => {
   it("dispatches only the runs still queued when some of the minute's runs already exist", async () => {
     const { env: e, sent } = recordingEnv({ jobs: many(5) });
     await env.DB.prepare(
-      "INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at) VALUES ('job-0002@2026-11-23T09:00Z', 'job-0002', '2026-11-23T09:00:00.000Z', 'cron', 'running', 'x')",
-    ).run();
+      "INSERT INTO runs (execution_id, scheduled_ms, trigger, status, updated_after) VALUES ('job-0002@2026-11-23T09:00Z', ?1, 'cron', 'running', 5000)",
+    ).bind(Date.parse("2026-11-23T09:00:00.000Z")).run();
     await tick(e, "2026-11-23T09:00:00Z");
     expect(sent.map((m) => m.job).sort()).toEqual(["job-0000", "job-0001", "job-0003", "job-0004"]);
     expect((await allRuns()).find((r) => r.job === "job-0002")!.status).toBe("running"); // untouched
@@ -211,8 +211,9 @@ describe("runs that never report", () => {
       ["hourly@2026-11-20T08:00Z", "dispatched", recent, "backfill"],
     ];
     for (const [id, status, at, trigger] of rows) {
-      await env.DB.prepare("INSERT INTO runs (execution_id, job, scheduled_time, trigger, status, updated_at) VALUES (?1, ?2, ?3, ?6, ?4, ?5)")
-        .bind(id, id.split("@")[0], `${id.split("@")[1]!.slice(0, 16)}:00.000Z`, status, at, trigger)
+      const scheduled = Date.parse(`${id.split("@")[1]!.slice(0, 16)}:00.000Z`);
+      await env.DB.prepare("INSERT INTO runs (execution_id, scheduled_ms, trigger, status, updated_after) VALUES (?1, ?2, ?5, ?3, ?4)")
+        .bind(id, scheduled, status, Date.parse(at) - scheduled, trigger)
         .run();
     }
     await tick(e, "2026-11-23T09:01:00Z");

@@ -17,6 +17,8 @@ beforeEach(async () => {
   const skew = { status: "in sync", message: "in sync", worker: JOBS.catalog_hash, modal: JOBS.catalog_hash, checked_at: new Date().toISOString() };
   await env.DB.batch([
     env.DB.prepare("DELETE FROM runs"),
+    env.DB.prepare("DELETE FROM runs_before_0006"),
+    env.DB.prepare("DELETE FROM runs_before_0008"),
     env.DB.prepare("DELETE FROM paused_jobs"),
     env.DB.prepare("DELETE FROM schedules"),
     env.DB.prepare("DELETE FROM counters"),

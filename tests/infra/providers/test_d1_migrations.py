@@ -34,21 +34,22 @@ from tests.infra.providers.d1_api import ACCOUNT, TOKEN, FakeD1, serve
 MIGRATIONS = ROOT / "worker_src" / "migrations"
 REAL = MIGRATIONS / "0001_runs.sql"
 REAL_NAMES = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
+# What migrations/0008 stores, then what it computes as a row is read (VIRTUAL generated columns).
 RUNS_COLUMNS = [
     "execution_id",
-    "job",
-    "scheduled_time",
+    "scheduled_ms",
     "trigger",
     "status",
     "attempts",
     "call_id",
     "last_error",
-    "updated_at",
-    "started_at",
-    "finished_at",
+    "updated_after",
+    "started_after",
+    "finished_after",
     "args",
     "result",
 ]
+RUNS_COMPUTED = ["job", "scheduled_time", "updated_at", "started_at", "finished_at"]
 # wrangler's own DDL, verbatim (workers-sdk packages/wrangler/src/d1/migrations/helpers.ts).
 WRANGLER_DDL = """CREATE TABLE IF NOT EXISTS d1_migrations(
 \t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -141,15 +142,17 @@ def test_create_applies_the_real_migrations_and_records_them(
 
     schema = tables(fake, db)
     assert {"runs", "scheduler_state", "d1_migrations", "paused_jobs", "counters"} <= schema
-    indexes = {"runs_by_time", "runs_trouble", "runs_job_trouble", "runs_watch"}
+    indexes = {"runs_by_scheduled", "runs_trouble", "runs_job_trouble", "runs_watch"}
     assert indexes <= schema
-    # 0006 keeps the old log's succeeded runs aside, with the one index that prunes them.
-    assert {"runs_before_0006", "runs_time"} <= schema
+    # 0006 and 0008 keep the old log's succeeded runs aside, each with the index that prunes them.
+    assert {"runs_before_0006", "runs_time", "runs_before_0008", "runs_by_time"} <= schema
     gone = {"runs_status", "runs_updated", "runs_new", "runs_job_time", "runs_in_flight"}
     assert not gone & schema
     assert "runs_end" in schema  # the trigger that keeps the counters
     with fake.connect(db) as conn:
         assert [c[1] for c in conn.execute("PRAGMA table_info(runs)")] == RUNS_COLUMNS
+        xinfo = [(c[1], c[6]) for c in conn.execute("PRAGMA table_xinfo(runs)")]
+        assert xinfo[len(RUNS_COLUMNS) :] == [(name, 2) for name in RUNS_COMPUTED]  # 2: VIRTUAL
         rows = conn.execute("SELECT * FROM d1_migrations ORDER BY id").fetchall()
     assert [(row_id, name) for row_id, name, _ in rows] == list(enumerate(REAL_NAMES, 1))
     assert all(applied_at for _, _, applied_at in rows)
