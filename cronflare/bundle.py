@@ -1,4 +1,6 @@
-"""The Worker bundle the program uploads, rebuilt through npm when missing or stale."""
+"""The Worker's files: in a checkout, worker_src/ (the bundle rebuilt through npm when missing or
+stale); in an installed wheel, the copies it ships under cronflare/_worker/ (hatch_build.py).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +15,12 @@ from pathlib import Path
 
 from cronflare.catalog.model import CatalogError
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
 WORKER_SRC = ROOT / "worker_src"
+# What the wheel ships, laid out as worker_src/ is: dist/worker.js, worker.config.json,
+# migrations/, and local/ (runner.mjs, and the package.json and lock of the local stack's Node side).
+SHIPPED = PACKAGE / "_worker"
 # Everything that goes into dist/worker.js: a newer one of these makes the bundle stale.
 SOURCES = (
     "src",
@@ -30,6 +36,40 @@ Runner = Callable[[Sequence[str], Path], None]
 
 class BundleError(CatalogError):
     """The Worker bundle cannot be built: reported like a config problem, before any resource."""
+
+
+def in_checkout() -> bool:
+    """True in a clone of the repository (worker_src/src is there), False in an installed wheel."""
+    return (WORKER_SRC / "src").is_dir()
+
+
+@dataclass(frozen=True)
+class WorkerFiles:
+    """Where the Worker's files are: worker_src/ in a checkout, cronflare/_worker/ installed."""
+
+    root: Path
+
+    @property
+    def bundle(self) -> Path:
+        return self.root / "dist" / "worker.js"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "worker.config.json"
+
+    @property
+    def migrations(self) -> Path:
+        return self.root / "migrations"
+
+    @property
+    def local(self) -> Path:
+        """runner.mjs, and package.json and package-lock.json of the local stack's Node side."""
+        return self.root / "local"
+
+
+def worker_files() -> WorkerFiles:
+    """The checkout's worker_src/, else the files the installed wheel ships."""
+    return WorkerFiles(WORKER_SRC if in_checkout() else SHIPPED)
 
 
 @dataclass(frozen=True)
@@ -74,8 +114,14 @@ def _run(argv: Sequence[str], cwd: Path) -> None:
         )
 
 
-def worker_bundle(worker_src: Path = WORKER_SRC, run: Runner = _run) -> Bundle:
-    """dist/worker.js, built first (`npm ci` if needed, then `npm run build`) when stale."""
+def worker_bundle(worker_src: Path | None = None, run: Runner = _run) -> Bundle:
+    """dist/worker.js, built first (`npm ci` if needed, then `npm run build`) when stale in a
+    checkout; as shipped in an installed wheel.
+    """
+    if worker_src is None:
+        if not in_checkout():
+            return _read(SHIPPED / "dist" / "worker.js")
+        worker_src = WORKER_SRC
     if is_stale(worker_src):
         npm = find_tool("npm")
         if npm is None:
@@ -89,8 +135,11 @@ def worker_bundle(worker_src: Path = WORKER_SRC, run: Runner = _run) -> Bundle:
         if not (worker_src / "node_modules").is_dir():
             run([npm, "ci", "--no-audit", "--no-fund"], worker_src)
         run([npm, "run", "build"], worker_src)
-    out = worker_src / "dist" / "worker.js"
+    return _read(worker_src / "dist" / "worker.js")
+
+
+def _read(out: Path) -> Bundle:
     if not out.is_file():
-        raise BundleError([f"worker bundle: the build did not produce {out}"])
+        raise BundleError([f"worker bundle: {out} is missing"])
     data = out.read_bytes()
     return Bundle(path=out, content=data.decode(), sha256=hashlib.sha256(data).hexdigest())
