@@ -12,7 +12,9 @@ NPMRC := $(CURDIR)/.cronflare/npmrc
 NPM := NPM_CONFIG_USERCONFIG=$(NPMRC) $(RUN) npm --prefix worker_src --no-audit --no-fund
 USER_NPMRC := $(or $(NPM_CONFIG_USERCONFIG),$(npm_config_userconfig),$(HOME)/.npmrc)
 
-.PHONY: install test lint worker-test worker-build demo bench clean
+.PHONY: install test lint worker-test worker-build wheel demo bench clean
+# The Node side of a wheel's local stack (tests/package) installs here, once, then is reused.
+export CRONFLARE_NODE_CACHE ?= $(CURDIR)/.cronflare/node-cache
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -50,13 +52,18 @@ test: lint install
 	$(NPM) run typecheck
 	$(MAKE) --no-print-directory worker-build
 	@$(NPM) test > .cronflare/vitest.log 2>&1 & vpid=$$!; \
-	  $(RUN) pytest -p no:cacheprovider tests/local tests/bench > .cronflare/pytest-local.log 2>&1 & lpid=$$!; \
+	  $(RUN) pytest -p no:cacheprovider tests/local tests/bench tests/package > .cronflare/pytest-local.log 2>&1 & lpid=$$!; \
 	  rest=0; stack=0; worker=0; \
-	  $(RUN) pytest -p no:cacheprovider --ignore=tests/local --ignore=tests/bench || rest=$$?; \
+	  $(RUN) pytest -p no:cacheprovider --ignore=tests/local --ignore=tests/bench --ignore=tests/package || rest=$$?; \
 	  wait $$lpid || stack=$$?; wait $$vpid || worker=$$?; \
-	  echo "--- the local stack's tests (pytest tests/local tests/bench) ---"; cat .cronflare/pytest-local.log; \
+	  echo "--- the local stack's and the package's tests (pytest tests/local tests/bench tests/package) ---"; cat .cronflare/pytest-local.log; \
 	  echo "--- the Worker's tests (vitest in workerd) ---"; cat .cronflare/vitest.log; \
 	  exit $$(( rest || stack || worker ))
+
+# The product: the wheel (the cronflare package, with the Worker's bundle, migrations and the
+# local stack's Node lock as package data), built after the bundle, into dist/.
+wheel: install worker-build
+	$(UV) build --out-dir dist
 
 # The main job: the whole pipeline on this machine, no account needed. The real Worker bundle
 # in workerd, the dispatcher and local worker processes, 24 simulated hours of the catalog.

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 WORKER_SRC = ROOT / "worker_src"
 # What the wheel ships, laid out as worker_src/ is: dist/worker.js, worker.config.json,
-# migrations/, and local/ (runner.mjs, and the package.json and lock of the local stack's Node side).
+# migrations/, and local/ (runner.mjs, and the local stack's Node package.json and lock).
 SHIPPED = PACKAGE / "_worker"
 # Everything that goes into dist/worker.js: a newer one of these makes the bundle stale.
 SOURCES = (

@@ -283,6 +283,37 @@ def exec_(
         raise typer.Exit(1)
 
 
+@app.command()
+@reports_problems
+def init(
+    directory: Annotated[
+        str, typer.Argument(metavar="DIR", help="the new project's folder, made if missing")
+    ] = ".",
+) -> None:
+    """Write a new project into DIR: a catalog with one job, its test, the Pulumi program, a dev
+    stack and CI. Then print the three commands that take it to its first demo.
+
+    Exit 0 when written, 1 when refused: it writes nothing if any of its files is there already.
+    """
+    from pathlib import Path
+
+    from cronflare import scaffold
+
+    kept = scaffold.kept(Path(directory))
+    written = scaffold.init(Path(directory))
+    table = Table(title=plain(f"wrote {len(written)} files into {directory}"), title_justify="left")
+    for column in ("file", "what it is for"):
+        table.add_column(column, overflow="fold")
+    for relative, purpose in scaffold.FILES.items():
+        table.add_row(
+            plain(relative), plain("kept: yours, as it was" if relative in kept else purpose)
+        )
+    out.print(table)
+    out.print("next:", markup=False, highlight=False)
+    for command in scaffold.next_commands(Path(directory), kept):
+        out.print(f"  {command}", markup=False, highlight=False)
+
+
 @app.command("plan")
 @reports_problems
 def plan_(
@@ -1100,10 +1131,11 @@ def demo(
     expected = d.expected_runs(p, begin, end)
     shown = err if as_json else out
     faults = d.CHAOS_FAULTS if chaos else None
+    runner = _node_side()
     try:
         crash = d.worker_faults(begin, end) if chaos else None
         with LocalStack(p, catalog=catalog, faults=faults, worker_faults=crash,
-                        dispatch_timeout_ms=1500) as stack:  # fmt: skip
+                        dispatch_timeout_ms=1500, runner=runner) as stack:  # fmt: skip
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())  # fmt: skip
             # The app's part: one schedule per customer, made through the client as a user's
@@ -1144,6 +1176,20 @@ def demo(
         err.print("cronflare: stopped the local stack and everything it started", markup=False)
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+def _node_side() -> Any:
+    """The local stack's runner, its Node side installed first when this is a wheel's first demo
+    (a progress line, then a spinner); one line and exit 1 when that cannot be done.
+    """
+    from cronflare.local.node import NodeSetupError, local_runner
+
+    try:
+        with err.status(plain("preparing the local stack's Node side")):
+            return local_runner(progress=lambda line: err.print(plain(line)))
+    except NodeSetupError as error:
+        err.print(plain(str(error)))
+        raise typer.Exit(1) from None
 
 
 def _interrupt(signum: int, frame: object) -> None:

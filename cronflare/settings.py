@@ -206,7 +206,7 @@ def check_stack_config(
     """A stack's Settings, or CatalogError with every problem, one line each: every check that
     `pulumi up` makes on a stack's `cronflare:` config, in one place.
 
-    The Pulumi program (infra/inputs.py) and the commands that read a stack file
+    The Pulumi program (cronflare/pulumi/inputs.py) and the commands that read a stack file
     (load_stack_settings: check, plan, next and cost with --stack) call this, so
     `cronflare check --stack S` passes exactly when the program takes S's config.
     It checks the model (types, ranges, unknown keys, secrets in clear, job overrides, the

@@ -2,8 +2,7 @@
 
 import pulumi
 
-from infra.inputs import program_inputs
-from infra.scheduler import Scheduler, SchedulerArgs
+from cronflare.pulumi import Scheduler, SchedulerArgs, program_inputs
 
 settings, plan, bundle = program_inputs()
 

@@ -42,6 +42,15 @@ ALLOWED = {
         "cronflare.bundle",
         "cronflare.client",  # the demo creates runtime schedules as a user's app would
     ),
+    "cronflare.pulumi": (
+        "cronflare.catalog",
+        "cronflare.settings",
+        "cronflare.plan",
+        "cronflare.bundle",
+        "cronflare.runtime.signing",  # the alert key, derived as the Worker derives it
+        "cronflare.runtime.image",  # what the Modal image carries, hashed to redeploy on change
+    ),
+    "cronflare.scaffold": ("cronflare.catalog",),  # init's refusal, reported as a problem
     "cronflare.cli": ("cronflare",),
 }
 # The Modal image installs only these (cronflare/runtime/image.py) and their dependencies.
@@ -100,7 +109,9 @@ def test_user_code_imports_only_the_top_level_package():
 
 
 def test_the_machinery_never_imports_the_users_jobs_or_the_program():
-    """cronflare reaches the catalog only through CRONFLARE_CATALOG; infra is only the program."""
+    """cronflare (cronflare.pulumi too) reaches the catalog only through CRONFLARE_CATALOG; infra
+    is only the example program.
+    """
     bad = [
         f"{path.relative_to(ROOT)}:{line}: {name}"
         for path in sources("cronflare")
@@ -110,14 +121,41 @@ def test_the_machinery_never_imports_the_users_jobs_or_the_program():
     assert bad == []
 
 
-def test_the_program_uses_cronflare_and_never_the_users_jobs():
+def test_the_program_is_one_file_that_uses_only_cronflare_pulumi():
+    """infra/ holds the example program alone, written as a team writes its own: everything it
+    deploys comes from cronflare.pulumi, so a wheel without infra/ deploys the same.
+    """
+    assert [p.relative_to(ROOT).as_posix() for p in sources("infra")] == ["infra/__main__.py"]
     bad = [
         f"{path.relative_to(ROOT)}:{line}: {name}"
         for path in sources("infra")
         for line, name in imports(path)
-        if name.split(".")[0] == "jobs"
+        if not (within(name, "pulumi") or within(name, "cronflare.pulumi"))
     ]
     assert bad == []
+
+
+def test_importing_the_package_does_not_import_pulumi():
+    """A catalog or an app imports cronflare without pulumi: only a program imports its part."""
+    code = (
+        "import sys, cronflare; print('pulumi' in sys.modules, 'cronflare.pulumi' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_cronflare_pulumi_imports_the_real_pulumi():
+    """`import pulumi` inside cronflare/pulumi/ is absolute: the SDK, never the package itself."""
+    import cronflare.pulumi as ours
+    from cronflare.pulumi import inputs, scheduler
+    from cronflare.pulumi.providers import d1_migrations, modal_deploy
+
+    for module in (inputs, scheduler, d1_migrations, modal_deploy):
+        sdk = module.pulumi
+        assert sdk is not ours and sdk.__name__ == "pulumi", module.__name__
+        assert Path(sdk.__file__ or "").parent.parent.name == "site-packages", sdk.__file__
 
 
 def rule_for(module: str) -> tuple[str, tuple[str, ...]] | None:

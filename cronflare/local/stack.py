@@ -28,7 +28,8 @@ from typing import Any, Self
 
 import httpx
 
-from cronflare.bundle import ROOT, WORKER_SRC, find_tool, worker_bundle
+from cronflare.bundle import ROOT, find_tool, in_checkout, worker_bundle
+from cronflare.local.node import LocalRunner, local_runner
 from cronflare.plan import DeployPlan
 
 TERMINAL = frozenset({"succeeded", "failed", "dead", "skipped"})
@@ -65,9 +66,16 @@ def _node() -> str:
     return str(real) if real.is_file() else _bin("node")
 
 
+def project_dir() -> Path:
+    """Where the stack runs from: this repository in a checkout; the user's project (the current
+    directory, whose catalog the dispatcher imports) when cronflare is installed.
+    """
+    return ROOT if in_checkout() else Path.cwd()
+
+
 def default_state_dir() -> Path:
     """$CRONFLARE_STATE_DIR, else .cronflare/local: two stacks at once need two folders."""
-    return Path(os.environ.get("CRONFLARE_STATE_DIR") or ROOT / ".cronflare" / "local")
+    return Path(os.environ.get("CRONFLARE_STATE_DIR") or project_dir() / ".cronflare" / "local")
 
 
 @dataclass
@@ -85,6 +93,8 @@ class LocalStack:
     signing_key: str = field(default_factory=lambda: secrets.token_hex(32))
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     schedules_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # runner.mjs and the Worker's files; found (and, from a wheel, installed) when not given.
+    runner: LocalRunner | None = None
     worker_url: str = ""
     control_url: str = ""
     dispatcher_url: str = ""
@@ -152,7 +162,7 @@ class LocalStack:
         log = (self.state_dir / "dispatcher.log").open("ab")
         # stdin: a pipe nobody writes to, the dispatcher's lifeline (--stop-on-stdin-eof).
         self._dispatcher = subprocess.Popen(
-            cmd, cwd=ROOT, env=self._env(), stdin=subprocess.PIPE, stdout=log, stderr=log,
+            cmd, cwd=project_dir(), env=self._env(), stdin=subprocess.PIPE, stdout=log, stderr=log,
             start_new_session=True,
         )  # fmt: skip
         log.close()
@@ -188,11 +198,13 @@ class LocalStack:
             "plan": self.plan.worker_config(),
             "plan_module": self.plan.worker_module(),
         }
+        runner = self.runner or local_runner()
+        config["root"] = f"{runner.root}/"
         log_path = self.state_dir / "worker.log"
         with log_path.open("ab") as log:
             self._worker = subprocess.Popen(
-                [_node(), str(WORKER_SRC / "local" / "runner.mjs")],
-                cwd=WORKER_SRC, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                [_node(), str(runner.script)],
+                cwd=runner.script.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                 text=True, start_new_session=True,
             )  # fmt: skip
         assert self._worker.stdin and self._worker.stdout

@@ -15,7 +15,8 @@ rules (docs/CONTRIBUTING-DOCS.md says the same for writers):
 - **Where.** A block under `<!-- docs-test: in tests/docs/fixtures/<folder> -->` runs in a
   temporary project holding a copy of that folder (and an empty `Pulumi.yaml`, which makes it
   the project root): a broken catalog or a stack file that the document describes but does not
-  show.
+  show. A command in `WRITES` (`init`) that has no such folder runs in an empty temporary
+  folder: never in the repository, whose files it would write beside.
 - **No output shown**: the command must exit 0. Its output is not compared.
 - **Output shown**: compared line by line, trailing spaces and trailing blank lines aside. The
   exit status is not compared, so a transcript may show a command's errors.
@@ -59,9 +60,10 @@ from tests.docs.blocks import (
 # Commands that need what this machine does not have: a deployed stack, pulumi, or minutes.
 LIVE = {"status", "runs", "run", "replay", "pause", "resume", "backfill", "drift", "demo",
         "serve-dispatcher", "schedules"}  # fmt: skip
-# Commands that read only this repository: catalog, stack files and price table; and `exec`,
-# which runs one handler here.
-HERE = {"check", "next", "plan", "cost", "exec"}
+# Commands that read only this repository: catalog, stack files and price table; `exec`, which
+# runs one handler here; and `init`, which writes a new project (into a temporary folder).
+HERE = {"check", "next", "plan", "cost", "exec", "init"}
+WRITES = {"init"}
 CRONFLARE = ("uv", "run", "cronflare")
 
 
@@ -123,6 +125,9 @@ def test_transcript(example: Any, command: Command, monkeypatch: pytest.MonkeyPa
         cwd = tmp_path / "project"
         shutil.copytree(folder, cwd)
         (cwd / "Pulumi.yaml").write_text("name: cronflare-docs-test\n")
+    elif args[0] in WRITES:
+        cwd = tmp_path / "empty"
+        cwd.mkdir()
     monkeypatch.chdir(cwd)
     monkeypatch.delenv("CRONFLARE_CATALOG", raising=False)
     # As printed to a pipe: cronflare.cli's own width for a non-terminal, and no colour.

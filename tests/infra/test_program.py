@@ -250,7 +250,7 @@ def test_migrations_run_on_this_stacks_database_before_the_worker(example_runs, 
     """D1Migrations gets the database's id and every file of worker_src/migrations with its
     sha256; the Worker script depends on it, so the schema is there before the new code.
     """
-    from infra.providers.d1_migrations import migration_files
+    from cronflare.pulumi.providers.d1_migrations import migration_files
 
     run = example_runs[stack]
     migrations = run.one(MIGRATIONS)

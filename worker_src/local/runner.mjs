@@ -2,7 +2,7 @@
 // D1 (migrations applied), the real queue and dead-letter queue, and a small control server the
 // Python orchestrator drives (scheduled() at a given time, the raw run log, duplicate messages).
 // Reads its configuration as one JSON line on stdin ({port, persist_dir, bindings, plan,
-// plan_module}); prints one JSON line when ready. It stops (miniflare disposed, so workerd stops
+// plan_module, root}); prints one JSON line when ready. It stops (miniflare disposed, so workerd stops
 // too) on SIGTERM, SIGINT, or the end of stdin: the parent keeps stdin open for as long as it
 // wants the Worker, so a parent that dies, however abruptly, takes the Worker with it. The plan
 // loads as the module plan.js beside the bundle, as Cloudflare gets it; `plan` is the same
@@ -39,8 +39,10 @@ process.on("SIGINT", stopOnce);
 // A parent that goes away closes stdin (and stdout, whose next write then fails): stop with it.
 process.stdout.on("error", stopOnce);
 
-const root = new URL("..", import.meta.url).pathname;
 const cfg = JSON.parse(await firstLine(process.stdin));
+// The Worker's files (dist/, migrations/, worker.config.json): worker_src/ in a checkout, the
+// wheel's copy when installed, where this file runs from a per-user cache beside node_modules.
+const root = cfg.root ?? new URL("..", import.meta.url).pathname;
 process.stdin.on("data", () => {}).on("end", stopOnce).on("close", stopOnce);
 const { compatibility_date } = JSON.parse(readFileSync(root + "worker.config.json", "utf8"));
 const queues = cfg.plan.queues;

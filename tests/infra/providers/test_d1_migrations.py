@@ -19,16 +19,16 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
-from infra.providers.d1_migrations import (
+from cronflare.pulumi.providers.d1_migrations import (
     CREATE_MIGRATIONS_TABLE,
     PROVIDER_VERSION,
-    ROOT,
     D1MigrationError,
     D1Migrations,
     D1MigrationsArgs,
     D1MigrationsProvider,
     migration_files,
 )
+from tests import ROOT
 from tests.infra.providers.d1_api import ACCOUNT, TOKEN, FakeD1, serve
 
 MIGRATIONS = ROOT / "worker_src" / "migrations"
@@ -467,7 +467,7 @@ def test_diff_replaces_for_another_account_or_database_and_updates_otherwise(tmp
     other_account = provider.diff("db-1", olds, props("db-1", folder, account_id="f" * 32))
     assert other_account.replaces == ["account_id"]
 
-    version = provider.diff("db-1", olds, props("db-1", folder, version="2"))
+    version = provider.diff("db-1", {**olds, "version": "1"}, props("db-1", folder))
     assert (version.changes, version.replaces) == (True, [])
     (folder / "0002_x.sql").write_text("SELECT 1;")
     new_file = provider.diff("db-1", olds, props("db-1", folder))
@@ -564,7 +564,7 @@ def test_the_provider_works_unpickled_in_a_fresh_interpreter():
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
-        "infra.providers.d1_migrations",
+        "cronflare.pulumi.providers.d1_migrations",
         0,
         False,
         ["database_id"],

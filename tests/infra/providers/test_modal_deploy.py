@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.providers import modal_seam
-from infra.providers.modal_deploy import (
+from cronflare.pulumi.providers import modal_seam
+from cronflare.pulumi.providers.modal_deploy import (
     PROVIDER_VERSION,
     ModalDeploymentProvider,
     keys_fingerprint,
     source_hash,
 )
-from infra.providers.modal_seam import ModalError
+from cronflare.pulumi.providers.modal_seam import ModalError
 
 ROOT = modal_seam.ROOT
 HASH = "ab" * 20

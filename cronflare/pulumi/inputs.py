@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from cronflare.bundle import Bundle, worker_bundle
-from cronflare.catalog.loader import load_catalog
+from cronflare.catalog.loader import current_directory_importable, load_catalog
 from cronflare.catalog.model import CatalogError
 from cronflare.plan import DeployPlan, plan
 from cronflare.settings import NAMESPACE, SECRET_KEYS, Settings, check_stack_config
@@ -51,8 +52,25 @@ def stack_settings() -> Settings:
     return check_stack_config(values, pulumi.get_stack(), secret_keys=frozenset(secret))
 
 
+def _project_importable() -> None:
+    """Put the Pulumi project's root (the folder of Pulumi.yaml) first on sys.path, so the user's
+    catalog imports from there whatever folder `main` runs the program in (load_catalog adds
+    that folder, so it goes on first, behind the root).
+    """
+    current_directory_importable()
+    try:
+        root = pulumi.get_root_directory()
+    except Exception:  # mocks, or a runtime that never set it: the working directory will do
+        return
+    if root:
+        if root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
+
+
 def program_inputs() -> tuple[Settings, DeployPlan, Bundle]:
     """Settings, plan and bundle, or stop the program with every problem before any resource."""
+    _project_importable()
     try:
         settings = stack_settings()
         deploy_plan = plan(load_catalog(), settings)

@@ -12,17 +12,19 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_random as random
 
-from cronflare.bundle import WORKER_SRC, Bundle
+from cronflare.bundle import Bundle, worker_files
 from cronflare.plan import WORKER_PLAN_MODULE, DeployPlan
+from cronflare.pulumi.providers.d1_migrations import D1Migrations, D1MigrationsArgs
+from cronflare.pulumi.providers.modal_deploy import (
+    ModalDeployment,
+    ModalDeploymentArgs,
+    source_hash,
+)
 from cronflare.runtime.signing import purpose_key
 from cronflare.settings import Settings
-from infra.providers.d1_migrations import D1Migrations, D1MigrationsArgs
-from infra.providers.modal_deploy import ModalDeployment, ModalDeploymentArgs, source_hash
 
 MAIN_MODULE = "worker.js"
-COMPATIBILITY_DATE: str = json.loads((WORKER_SRC / "worker.config.json").read_text())[
-    "compatibility_date"
-]
+COMPATIBILITY_DATE: str = json.loads(worker_files().config.read_text())["compatibility_date"]
 # The dead-letter consumer only marks runs dead and alerts: a few retries, then Cloudflare drops.
 DLQ_CONSUMER_RETRIES = 3
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pulumi
@@ -24,10 +26,12 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from cronflare.pulumi.providers import modal_seam
 from cronflare.runtime.image import SOURCE_PACKAGES
-from infra.providers import modal_seam
 
 # Bump when this file's behaviour changes: the version input then forces an update.
+# Still 1 after the move from infra.providers: the move adds cronflare/pulumi/ to the sources the
+# image carries, so the source hash changes and forces the update that stores the new reference.
 PROVIDER_VERSION = "1"
 MODULE = "cronflare.runtime.modal_app"
 DISPATCHER = "dispatcher"
@@ -37,16 +41,35 @@ HASH = re.compile(r"^[0-9a-f]{40}$")  # fits Modal's 50-character deployment tag
 REPLACE_ON = ("app_name", "environment")
 
 
+def _package_folders(root: Path | None) -> Iterator[tuple[str, Path]]:
+    """Each source package's folder: under `root` if given, else where Python imports it from,
+    as the image's add_local_python_source finds it (cronflare installed, jobs in the project).
+    """
+    for package in SOURCE_PACKAGES:
+        if root is not None:
+            yield package, root / package
+            continue
+        spec = importlib.util.find_spec(package)
+        folders = spec.submodule_search_locations if spec is not None else None
+        for folder in folders or [modal_seam.ROOT / package]:
+            yield package, Path(folder)
+
+
 def source_hash(
-    plan_jobs: list[dict[str, Any]], job_overrides: str = "{}", root: Path = modal_seam.ROOT
+    plan_jobs: list[dict[str, Any]], job_overrides: str = "{}", root: Path | None = None
 ) -> str:
     """What the Modal app is built from: the sources its image carries (cronflare/ and jobs/),
     the plan's jobs and the stack's job overrides (resources are not in the plan), as 40 hex.
+    Files are named from their package, so the hash is the same wherever the packages live.
     """
     digest = hashlib.sha256()
-    paths = (p for package in SOURCE_PACKAGES for p in (root / package).rglob("*.py"))
-    for path in sorted(paths):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    files = (
+        (PurePosixPath(package, *path.relative_to(folder).parts), path)
+        for package, folder in _package_folders(root)
+        for path in folder.rglob("*.py")
+    )
+    for name, path in sorted(files):
+        digest.update(name.as_posix().encode() + b"\0" + path.read_bytes())
     digest.update(json.dumps(plan_jobs, sort_keys=True).encode() + b"\0" + job_overrides.encode())
     return digest.hexdigest()[:40]
 

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from cronflare.pulumi.providers import project_root
+
+# Where `modal deploy` runs, so that `python -m` puts the project (its `jobs`) on sys.path.
+ROOT = project_root()
 
 
 class ModalError(Exception):

@@ -1,4 +1,4 @@
-"""D1Migrations: a Pulumi dynamic resource that applies worker_src/migrations to a D1 database."""
+"""D1Migrations: a Pulumi dynamic resource that applies the Worker's migrations to a D1 database."""
 
 from __future__ import annotations
 
@@ -26,11 +26,17 @@ from pulumi.dynamic import (
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
-ROOT = Path(__file__).resolve().parents[2]
+from cronflare.bundle import worker_files
+from cronflare.pulumi.providers import project_root
+
 # Bump on any change to how the provider applies or records migrations. The provider is pickled
 # by reference (it lives in an importable module), so its code changing does not change its
 # serialized form; this input is what makes Pulumi see a provider change as an update.
-PROVIDER_VERSION = "1"
+# 2: the module moved from infra.providers to cronflare.pulumi.providers. Only an update stores
+# the new reference in the resource's outputs, which refresh and destroy unpickle.
+PROVIDER_VERSION = "2"
+# The Worker's own migrations, wherever worker_files() finds them (worker_src/ in a checkout, the
+# wheel's copy installed): a name, not a path, so the state holds the same on every machine.
 DEFAULT_MIGRATIONS_DIR = "worker_src/migrations"
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 BASE_URL_ENV = "CLOUDFLARE_API_BASE_URL"
@@ -62,7 +68,9 @@ class D1MigrationError(Exception):
 
 
 def _resolve(folder: str | Path) -> Path:
-    return ROOT / folder
+    if str(folder) == DEFAULT_MIGRATIONS_DIR:
+        return worker_files().migrations
+    return project_root() / folder
 
 
 def _sha256(data: bytes) -> str:
@@ -70,7 +78,9 @@ def _sha256(data: bytes) -> str:
 
 
 def migration_files(folder: str | Path = DEFAULT_MIGRATIONS_DIR) -> list[dict[str, str]]:
-    """The NNNN_name.sql files of a folder (relative to the project root), in order, with sha256."""
+    """The NNNN_name.sql files of a folder (the Worker's, by default; another is relative to the
+    project root), in order, with sha256.
+    """
     path = _resolve(folder)
     if not path.is_dir():
         raise D1MigrationError(f"no migrations folder at {path}")
@@ -525,7 +535,7 @@ class D1MigrationsArgs:
         database_id: pulumi.Input[str],
         migrations_dir: str = DEFAULT_MIGRATIONS_DIR,
     ) -> Self:
-        """Args with the files of migrations_dir (relative to the project root)."""
+        """Args with the files of migrations_dir (the Worker's own, or relative to the project)."""
         return cls(account_id, database_id, migration_files(migrations_dir), migrations_dir)
 
 
