@@ -13,6 +13,9 @@ Subpackages, and what each may import (tests/test_layout.py enforces them):
 - `local`: the local stack and the demo. Imports `catalog`, `plan`, `settings`, `bundle`.
 - `client`: an app's runtime schedules through the Worker's API. Imports nothing else.
 - `bundle`, `drift`, `cli`: the Worker bundle, drift detection, the `cronflare` command.
+- `pulumi`: the Scheduler component and its dynamic providers, for a Pulumi program.
+- `testing`: what a project's own tests call (check the catalog, run a handler once).
+- `scaffold`: `cronflare init`, from the templates under `templates/project/`.
 
 Nothing here imports `jobs` or `infra`: the user's catalog is reached only through
 CRONFLARE_CATALOG (default `jobs.catalog:CATALOG`).

@@ -51,6 +51,13 @@ ALLOWED = {
         "cronflare.runtime.image",  # what the Modal image carries, hashed to redeploy on change
     ),
     "cronflare.scaffold": ("cronflare.catalog",),  # init's refusal, reported as a problem
+    # A project's own tests: check and exec, as the CLI runs them.
+    "cronflare.testing": (
+        "cronflare.catalog",
+        "cronflare.plan",
+        "cronflare.runtime.wrapper",
+        "cronflare.settings",
+    ),
     "cronflare.cli": ("cronflare",),
 }
 # The Modal image installs only these (cronflare/runtime/image.py) and their dependencies.
