@@ -29,6 +29,20 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 COMPONENT = "cronflare:index:Scheduler"
 MODAL = "pulumi-python:dynamic/cronflare:ModalDeployment"
 MIGRATIONS = "pulumi-python:dynamic/cronflare:D1Migrations"
+# What one Scheduler registers, by type: one script, two queues and their consumers, triggers,
+# D1, a subdomain, three generated secrets, the Modal deployment and the migrations.
+SCHEDULER_RESOURCES = {
+    COMPONENT: 1,
+    SCRIPT: 1,
+    QUEUE: 2,
+    CONSUMER: 2,
+    TRIGGERS: 1,
+    D1: 1,
+    SUBDOMAIN: 1,
+    PASSWORD: 3,
+    MODAL: 1,
+    MIGRATIONS: 1,
+}
 
 
 def sealed(value: Any) -> dict[str, Any]:

@@ -18,15 +18,9 @@ from tests.docs.blocks import FENCE
 from tests.infra import program_harness
 from tests.infra.program_harness import (
     COMPONENT,
-    CONSUMER,
     D1,
-    MIGRATIONS,
-    MODAL,
-    PASSWORD,
-    QUEUE,
+    SCHEDULER_RESOURCES,
     SCRIPT,
-    SUBDOMAIN,
-    TRIGGERS,
     RecordingMonitor,
     Run,
     mock_dispatcher_url,
@@ -121,19 +115,7 @@ def test_the_scheduler_registers_beside_the_teams_resource_and_leaves_it_alone(o
     assert seen == ["checked"]
 
     counts = Counter(r.typ for r in run.resources)
-    assert counts == {
-        PET: 1,
-        COMPONENT: 1,
-        SCRIPT: 1,
-        QUEUE: 2,
-        CONSUMER: 2,
-        TRIGGERS: 1,
-        D1: 1,
-        SUBDOMAIN: 1,
-        PASSWORD: 3,
-        MODAL: 1,
-        MIGRATIONS: 1,
-    }
+    assert counts == {PET: 1, **SCHEDULER_RESOURCES}
     urns = run.monitor.urns
     for r in run.resources:
         if r.typ in (PET, COMPONENT):

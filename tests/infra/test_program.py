@@ -30,6 +30,7 @@ from tests.infra.program_harness import (
     PASSWORD,
     QUEUE,
     ROOT,
+    SCHEDULER_RESOURCES,
     SCRIPT,
     SUBDOMAIN,
     TRIGGERS,
@@ -98,18 +99,7 @@ def test_one_component_and_the_cloudflare_resources_it_owns(example_runs, stack)
     """
     run = example_runs[stack]
     counts = Counter(r.typ for r in run.resources)
-    assert counts == {
-        COMPONENT: 1,
-        SCRIPT: 1,
-        QUEUE: 2,
-        CONSUMER: 2,
-        TRIGGERS: 1,
-        D1: 1,
-        SUBDOMAIN: 1,
-        PASSWORD: 3,
-        MODAL: 1,
-        MIGRATIONS: 1,
-    }
+    assert counts == SCHEDULER_RESOURCES
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
