@@ -100,3 +100,24 @@ def test_another_npm_failure_gives_its_last_line(installed: Path):
     fake = FakeNpm(1, "npm error code EBADENGINE\nnpm error engine: wanted node >=22\n")
     with pytest.raises(node.NodeSetupError, match="wanted node >=22"):
         node.local_runner(run=fake)
+
+
+def test_demo_without_its_node_side_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatch):
+    """`cronflare demo` that cannot install its Node side says why in one line, starts nothing
+    and exits 1.
+    """
+    from typer.testing import CliRunner
+
+    from cronflare import cli
+    from cronflare.local import stack
+
+    def offline(**_: object) -> node.LocalRunner:
+        raise node.NodeSetupError("cronflare demo: the npm registry cannot be reached")
+
+    started: list[object] = []
+    monkeypatch.setattr(node, "local_runner", offline)
+    monkeypatch.setattr(stack.LocalStack, "__enter__", lambda self: started.append(self))
+    result = CliRunner().invoke(cli.app, ["demo", "--hours", "1"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "cronflare demo: the npm registry cannot be reached"
+    assert started == []
