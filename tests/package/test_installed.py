@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.package.test_wheel import build, uv
+from tests.package.test_wheel import uv
 
 # The project's own Pulumi program (infra/__main__.py) under mocks, as tests/infra runs this
 # repository's, with its dev stack's settings.
@@ -46,9 +46,9 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def installed(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Installed:
     root = tmp_path_factory.mktemp("user")
-    wheel = build(root / "wheel")
+    wheel = built_wheel
     venv = [uv(), "venv", "-q", "--python", sys.executable, str(root / ".venv")]
     subprocess.run(venv, check=True, capture_output=True)
     python = str(root / ".venv" / "bin" / "python")

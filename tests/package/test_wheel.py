@@ -42,8 +42,8 @@ def build(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    return zipfile.ZipFile(build(tmp_path_factory.mktemp("wheel")))
+def wheel(built_wheel: Path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(built_wheel)
 
 
 def test_the_wheel_holds_only_the_cronflare_package(wheel: zipfile.ZipFile):
