@@ -76,4 +76,4 @@ bench: install worker-build
 	$(RUN) python -m bench.run
 
 clean:
-	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis worker_src/node_modules worker_src/dist
+	rm -rf .venv .cronflare .pytest_cache .ruff_cache .hypothesis worker_src/node_modules worker_src/dist dist
