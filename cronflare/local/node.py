@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cronflare.bundle import WORKER_SRC, find_tool, in_checkout, worker_files
+from cronflare.bundle import find_tool, in_checkout, worker_files
 
 CACHE_ENV = "CRONFLARE_NODE_CACHE"
 # npm's words for a registry it cannot reach.
@@ -65,7 +65,7 @@ def local_runner(
     """
     files = worker_files()
     if in_checkout():
-        return LocalRunner(script=WORKER_SRC / "local" / "runner.mjs", root=WORKER_SRC)
+        return LocalRunner(script=files.local / "runner.mjs", root=files.root)
     folder = cache_root() / lock_digest(files.local)
     if not (folder / ".installed").is_file():
         _install(files.local, folder, progress, run)
