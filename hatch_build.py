@@ -18,8 +18,16 @@ SHIPPED = (
     "local/package.json",
     "local/package-lock.json",
 )
-# What dist/worker.js is built from (cronflare/bundle.py SOURCES): newer means a stale bundle.
-SOURCES = ("src", "build.mjs", "esbuild.options.mjs", "package.json", "package-lock.json")
+# What dist/worker.js is built from: cronflare/bundle.py SOURCES, which the isolated build
+# environment cannot import (no pydantic). A newer one of these means a stale bundle.
+SOURCES = (
+    "src",
+    "build.mjs",
+    "esbuild.options.mjs",
+    "package.json",
+    "package-lock.json",
+    "worker.config.json",
+)
 
 
 class CustomBuildHook(BuildHookInterface):
