@@ -192,9 +192,11 @@ export async function noteAttempt(db: D1Database, id: string, attempts: number, 
   await attemptStatement(db, id, attempts, error).run();
 }
 
-/** noteAttempt as a statement, for a batch. */
+/** noteAttempt as a statement, for a batch. Only a later attempt than the log has: a consumer
+ * that notes a timed-out attempt after the next one was dispatched (a slow invocation, a
+ * redelivery) must not take the run's attempts back or give a finished run a stale error. */
 export const attemptStatement = (db: D1Database, id: string, attempts: number, error: string) =>
-  db.prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_after = ?4 - scheduled_ms WHERE execution_id = ?1").bind(id, attempts, error, Date.now());
+  db.prepare("UPDATE runs SET attempts = ?2, last_error = ?3, updated_after = ?4 - scheduled_ms WHERE execution_id = ?1 AND attempts < ?2").bind(id, attempts, error, Date.now());
 
 /** How far a filter the indexes cannot serve looks: the newest this many runs (of the job). */
 export const SCAN_LIMIT = 1000;

@@ -53,6 +53,23 @@ describe("queue(): dispatch", () => {
     expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-42", attempts: 1 });
   });
 
+  it("keeps a later attempt when a timed-out earlier one is noted after it (an overlapping delivery)", async () => {
+    await seedRun(ID);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    stubFetch(async (call) => {
+      // Attempt 3 hangs until attempt 4 has been dispatched, then times out.
+      if (JSON.parse(call.body).attempt === 3) await gate.then(() => Promise.reject(new DOMException("timed out", "TimeoutError")));
+      return Response.json({ call_id: "fc-4", status: "spawned" }, { status: 202 });
+    });
+    const slow = main(message(ID, 2, { execution_id: ID, job: "hourly", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron", attempts_before: 1 }));
+    await main(message(ID, 3, { execution_id: ID, job: "hourly", scheduled_time: "2026-11-23T09:00:00.000Z", trigger: "cron", attempts_before: 1 }));
+    expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-4", attempts: 4 });
+    release();
+    await slow;
+    expect(await run()).toMatchObject({ status: "dispatched", call_id: "fc-4", attempts: 4, last_error: null });
+  });
+
   it("adds the run's args to the body exactly when the run has args", async () => {
     const other = "every-5@2026-11-23T09:00Z";
     await seedRun(ID, "queued", { args: '{"region":"eu","n":[1,2],"deep":{"x":null}}' });
